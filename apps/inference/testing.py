@@ -1,0 +1,1 @@
+"""Pytest fixtures for talking to real upstreams (filled in by the adapter work)."""

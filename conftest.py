@@ -1,0 +1,128 @@
+"""Fixtures shared by every app's tests.
+
+- `app_url`: the real ASGI app under daphne, in a forked process, on a free
+  loopback port, against the test database (so pages and websockets are served
+  exactly as in production).
+- `page`: a headless Debian Chromium page driven by Playwright.
+- named users: `owner`, `teammate`, `outsider`, `staff`.
+"""
+
+import os
+import shutil
+from functools import partial
+
+import pytest
+from django.contrib.auth import get_user_model
+
+# The local OpenAI-protocol test upstream and the embedded model server.
+pytest_plugins = ["apps.inference.testing"]
+
+PASSWORD = "correct horse battery staple"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _make_application():
+    # Module level so the forked daphne process can build it.
+    from channels.routing import get_default_application
+
+    return get_default_application()
+
+
+@pytest.fixture(scope="session")
+def _daphne(django_db_setup, django_db_blocker):
+    from daphne.testing import DaphneProcess
+
+    # Forked after the test database exists, so the child inherits its name.
+    with django_db_blocker.unblock():
+        process = DaphneProcess("127.0.0.1", partial(_make_application))
+        process.start()
+        if not process.ready.wait(timeout=30):
+            process.terminate()
+            raise RuntimeError("daphne did not start")
+    yield f"http://127.0.0.1:{process.port.value}"
+    process.terminate()
+    process.join(5)
+
+
+@pytest.fixture
+def app_url(_daphne, transactional_db):
+    """The URL of a running Playground. Data written by the test is committed,
+    so the server process sees it."""
+    return _daphne
+
+
+def make_user(username, **extra):
+    return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
+
+
+@pytest.fixture
+def owner(db):
+    return make_user("owner")
+
+
+@pytest.fixture
+def teammate(db):
+    return make_user("teammate")
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("outsider")
+
+
+@pytest.fixture
+def staff(db):
+    return make_user("staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(scope="session")
+def _browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed; `make test` installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            # Chromium's own phoning home is refused on a closed network.
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(_browser):
+    # Playwright's sync API keeps an event loop in this thread; the test's own
+    # ORM calls (creating users, reading runs) are still plain sync code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    context = _browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def signed_in(page, app_url):
+    """Sign a user in through the real login page; returns a function."""
+
+    def sign_in(user):
+        page.goto(f"{app_url}/accounts/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{app_url}/")
+        return page
+
+    return sign_in

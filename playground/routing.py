@@ -1,0 +1,3 @@
+"""Websocket routes, gathered from the apps that own them."""
+
+websocket_urlpatterns = []
