@@ -38,7 +38,7 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 def validate_base_url(value):
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("Enter an http:// or https:// URL.", code="invalid")
+        raise ValidationError("Enter an http:// or https:// URL.", code="scheme")
     # The URL is shown in the admin and may end up in logs; a secret in it
     # would not be protected like the API key is.
     if parts.username or parts.password:
@@ -57,15 +57,17 @@ def validate_base_url(value):
 def validate_headers(value):
     if isinstance(value, UnreadableSecret):
         return
+    # Codes other than "invalid": a ModelForm would swap an "invalid" message
+    # for its form field's generic one.
     if not isinstance(value, dict):
-        raise ValidationError('Enter a JSON object, e.g. {"X-Header": "value"}.', code="invalid")
+        raise ValidationError('Enter a JSON object, e.g. {"X-Header": "value"}.', code="headers")
     for name, header_value in value.items():
         if not HEADER_NAME.match(name):
-            raise ValidationError(f"{name!r} is not a valid header name.", code="invalid")
+            raise ValidationError(f"{name!r} is not a valid header name.", code="headers")
         # Header values are secrets: name the header, never echo the value.
         if not isinstance(header_value, str) or "\r" in header_value or "\n" in header_value:
             raise ValidationError(
-                f"The value of header {name!r} must be a single-line string.", code="invalid"
+                f"The value of header {name!r} must be a single-line string.", code="headers"
             )
 
 
