@@ -210,9 +210,10 @@ class Provider(models.Model):
 
         Sync, for the admin; async code calls apps.inference.list_models itself.
         """
+        target = self.target()  # an unreadable key fails here, before any request
         from apps.inference import list_models
 
-        return async_to_sync(list_models)(self.target())
+        return async_to_sync(list_models)(target)
 
     def discover_models(self):
         """Add a Model row for every id the backend lists that we lack.
