@@ -1,3 +1,5 @@
 """Websocket routes, gathered from the apps that own them."""
 
-websocket_urlpatterns = []
+from apps.studio.routing import websocket_urlpatterns as studio
+
+websocket_urlpatterns = [*studio]

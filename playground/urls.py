@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
+    path("history/", include("apps.history.urls")),
     path("", include("apps.studio.urls")),
 ]

@@ -4,5 +4,7 @@ from . import views
 
 app_name = "studio"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.chat, name="chat"),
+    path("completions/", views.completions, name="completions"),
+    path("c/<uuid:uuid>/", views.conversation, name="conversation"),
 ]

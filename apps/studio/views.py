@@ -1,7 +1,93 @@
+"""The playground pages. Thin: the run itself happens over the websocket
+(consumers.py -> runs.py); these views render the form and past results."""
+
+import json
+
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+
+from apps.catalog import GROUPS, fields_for
+from apps.history.models import Conversation
+from apps.providers.models import Model
+
+from .render import result_context
+
+GROUP_TITLES = {
+    "sampling": "Sampling",
+    "length": "Length",
+    "penalties": "Penalties",
+    "output": "Output",
+    "advanced": "Advanced",
+}
+# Controls drawn in the main editor column rather than in a parameter group.
+EDITOR_FIELDS = {"model", "prompt", "messages", "suffix"}
+DEFAULT_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": ""},
+]
 
 
 @login_required
-def home(request):
-    return render(request, "studio/home.html")
+def chat(request):
+    return playground(request, "chat")
+
+
+@login_required
+def completions(request):
+    return playground(request, "completions")
+
+
+@login_required
+def conversation(request, uuid):
+    # Someone else's conversation is a 404, exactly like a missing one.
+    conv = get_object_or_404(Conversation, uuid=uuid, owner=request.user)
+    return playground(request, conv.mode, conv)
+
+
+def playground(request, mode, conv=None):
+    models = list(Model.objects.enabled().for_endpoint(mode).select_related("provider"))
+    form = conv.form if conv else {}
+    body = form.get("body") or {}
+    if not body:
+        # A new page: streaming on, like every playground.
+        body = {"stream": True}
+    selected = form.get("model") or str(getattr(Model.objects.for_endpoint(mode).default(), "uuid", ""))
+
+    fields = fields_for(mode)
+    groups = [
+        (GROUP_TITLES[g], [f for f in fields if f.group == g and f.name not in EDITOR_FIELDS])
+        for g in GROUPS
+        if g in GROUP_TITLES
+    ]
+    last_run = conv.runs.order_by("-created").first() if conv else None
+    context = {
+        "mode": mode,
+        "models": models,
+        "selected_model": selected,
+        "conversation": conv,
+        "initial": body,
+        "groups": [(title, fs) for title, fs in groups if fs],
+        "suffix_field": next((f for f in fields if f.name == "suffix"), None),
+        "prompts": _prompts(body),
+        "prompt_is_tokens": _is_token_prompt(body.get("prompt")),
+        "messages": conv.thread() if conv and mode == "chat" else DEFAULT_MESSAGES,
+        "last_run": last_run,
+        "last_result": result_context(last_run) if last_run else None,
+        "fields_json": [f.as_dict() for f in fields],
+    }
+    return render(request, "studio/playground.html", context)
+
+
+def _is_token_prompt(prompt):
+    return isinstance(prompt, list) and bool(prompt) and not isinstance(prompt[0], str)
+
+
+def _prompts(body):
+    prompt = body.get("prompt", "")
+    if _is_token_prompt(prompt):
+        return [json.dumps(prompt)]
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
+        return prompt
+    if isinstance(prompt, str):
+        return [prompt]
+    return [""]

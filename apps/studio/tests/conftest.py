@@ -1,0 +1,60 @@
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from apps.providers.models import Model, Provider
+from playground.asgi import application
+
+
+@pytest.fixture
+def fake_model(upstream, transactional_db):
+    """An enabled model on a provider that points at the test upstream."""
+    provider = Provider.objects.create(
+        name="Test upstream",
+        kind="openai",
+        base_url=upstream.url,
+        api_key="sk-test-secret-key-0123456789",
+        connect_timeout=2,
+        first_byte_timeout=5,
+        between_chunks_timeout=5,
+        total_timeout=20,
+    )
+    return Model.objects.create(provider=provider, upstream_id="echo-1", display_name="Echo")
+
+
+def session_cookie(user):
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@pytest.fixture
+def connect():
+    """Open the playground websocket through the full ASGI stack (origin check,
+    session auth) as `user`; returns a connected communicator."""
+    opened = []
+
+    async def open_socket(user=None, origin="http://127.0.0.1:8000"):
+        headers = [(b"origin", origin.encode())]
+        if user is not None:
+            from channels.db import database_sync_to_async
+
+            cookie = await database_sync_to_async(session_cookie)(user)
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, "/ws/run/", headers=headers)
+        connected, code = await communicator.connect()
+        opened.append(communicator)
+        return communicator, connected, code
+
+    yield open_socket
+
+
+async def receive_until(communicator, kind, timeout=10):
+    """Every message up to and including the first of type `kind`."""
+    messages = []
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        messages.append(message)
+        if message["type"] == kind:
+            return messages

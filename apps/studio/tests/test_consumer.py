@@ -1,0 +1,236 @@
+"""The playground websocket against the real test upstream, through the full
+ASGI stack (origin validation, session auth, the consumer, the adapter)."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from apps.history.models import Conversation, Run
+
+from .conftest import receive_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_message(model, mode="completions", conversation=None, **body):
+    if mode == "completions":
+        body.setdefault("prompt", "Say hello")
+    else:
+        body.setdefault("messages", [{"role": "user", "content": "Say hello"}])
+    body.setdefault("stream", True)
+    return {
+        "type": "run",
+        "mode": mode,
+        "model": str(model.uuid),
+        "conversation": conversation,
+        "body": body,
+    }
+
+
+@database_sync_to_async
+def get_run(uuid):
+    return Run.objects.get(uuid=uuid)
+
+
+def deltas_text(messages, index=0):
+    return "".join(m["text"] for m in messages if m["type"] == "delta" and m["index"] == index)
+
+
+async def test_it_streams_a_completion_and_keeps_the_run(connect, owner, fake_model, upstream):
+    upstream.behave(chunks=["Hello", ", ", "world"], interval=0.01)
+    ws, connected, _ = await connect(owner)
+    assert connected
+    await ws.send_json_to(run_message(fake_model, temperature=0.5, max_tokens=20))
+
+    messages = await receive_until(ws, "done")
+    started = messages[0]
+    assert started["type"] == "started"
+    assert [m["text"] for m in messages if m["type"] == "delta"] == ["Hello", ", ", "world"]
+    done = messages[-1]
+    assert done["status"] == "completed"
+    assert "Completed" in done["html"]
+
+    run = await get_run(started["run"])
+    assert run.status == Run.COMPLETED
+    assert run.output_text == "Hello, world"
+    assert run.request["temperature"] == 0.5 and run.request["max_tokens"] == 20
+    assert run.request["model"] == "echo-1"
+    assert run.response["choices"][0]["text"] == "Hello, world"
+    assert run.response["choices"][0]["finish_reason"] == "stop"
+    assert run.ttft_ms is not None and run.duration_ms >= run.ttft_ms
+    # What the upstream received is what the run says was sent.
+    assert upstream.requests[-1].json["temperature"] == 0.5
+    await ws.disconnect()
+
+
+async def test_it_streams_each_choice_of_n_separately(connect, owner, fake_model, upstream):
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model, n=2, prompt="cats"))
+    messages = await receive_until(ws, "done")
+    assert deltas_text(messages, 0).startswith("Echo #0")
+    assert deltas_text(messages, 1).startswith("Echo #1")
+    run = await get_run(messages[0]["run"])
+    assert [c["index"] for c in run.response["choices"]] == [0, 1]
+    await ws.disconnect()
+
+
+async def test_it_stops_a_run_and_keeps_the_partial_text(connect, owner, fake_model, upstream):
+    upstream.behave(chunks=["one ", "two ", "three "], stall_after=2)
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    await receive_until(ws, "delta")
+    await receive_until(ws, "delta")
+    await ws.send_json_to({"type": "stop"})
+    messages = await receive_until(ws, "done")
+    assert messages[-1]["status"] == "cancelled"
+    # Stop closed the upstream request.
+    assert await upstream.wait_for_disconnect(1.0)
+
+    runs = await database_sync_to_async(list)(Run.objects.all())
+    assert len(runs) == 1
+    assert runs[0].status == Run.CANCELLED
+    assert runs[0].output_text == "one two "
+    await ws.disconnect()
+
+
+async def test_it_keeps_an_interrupted_run_when_the_browser_goes_away(
+    connect, owner, fake_model, upstream
+):
+    upstream.behave(chunks=["partial ", "text ", "never"], stall_after=2)
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    await receive_until(ws, "delta")
+    await receive_until(ws, "delta")
+    await ws.disconnect()
+    assert await upstream.wait_for_disconnect(1.0)
+
+    run = await database_sync_to_async(Run.objects.get)()
+    assert run.status == Run.INTERRUPTED
+    assert run.output_text == "partial text "
+
+
+async def test_it_shows_validation_errors_by_field_and_starts_nothing(
+    connect, owner, fake_model, upstream
+):
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model, temperature=5, stop=["a", "b", "c", "d", "e"]))
+    message = await ws.receive_json_from(timeout=5)
+    assert message["type"] == "errors"
+    by_field = {e["field"]: e["message"] for e in message["errors"]}
+    assert by_field["temperature"] == "temperature must be between 0 and 2"
+    assert by_field["stop"] == "stop accepts at most 4 sequences"
+    assert await database_sync_to_async(Run.objects.count)() == 0
+    assert upstream.requests == []
+    await ws.disconnect()
+
+
+async def test_it_refuses_a_model_that_is_not_enabled(connect, owner, fake_model):
+    fake_model.enabled = False
+    await database_sync_to_async(fake_model.save)()
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    message = await ws.receive_json_from(timeout=5)
+    assert message == {
+        "type": "errors",
+        "errors": [{"field": "model", "message": "choose a model that serves completions"}],
+    }
+    await ws.disconnect()
+
+
+async def test_it_stores_an_upstream_failure_without_the_key(connect, owner, fake_model, upstream):
+    upstream.behave(status=500, error="the GPU caught fire")
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    messages = await receive_until(ws, "done")
+    errors = [m for m in messages if m["type"] == "error"]
+    assert len(errors) == 1
+    assert messages[-1]["status"] == "failed"
+
+    run = await get_run(messages[0]["run"])
+    assert run.status == Run.FAILED
+    assert run.error
+    everything = f"{messages} {run.error} {run.request} {run.response}"
+    assert "sk-test-secret-key-0123456789" not in everything
+
+
+async def test_it_stores_a_stream_dropped_by_the_upstream_as_failed_with_its_text(
+    connect, owner, fake_model, upstream
+):
+    upstream.behave(chunks=["kept ", "until ", "the drop"], drop_after=2)
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    messages = await receive_until(ws, "done")
+    run = await get_run(messages[0]["run"])
+    assert run.status == Run.FAILED
+    assert run.output_text == "kept until "
+
+
+async def test_it_continues_a_chat_and_keeps_the_thread(connect, owner, fake_model, upstream):
+    upstream.behave(text="Hi there")
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model, mode="chat"))
+    first = await receive_until(ws, "done")
+    assert first[-1]["reply"] == {"role": "assistant", "content": "Hi there"}
+    conversation = first[0]["conversation"]
+
+    upstream.behave(text="Fine, thanks")
+    thread = [
+        {"role": "user", "content": "Say hello"},
+        {"role": "assistant", "content": "Hi there"},
+        {"role": "user", "content": "How are you?"},
+    ]
+    await ws.send_json_to(run_message(fake_model, mode="chat", conversation=conversation, messages=thread))
+    second = await receive_until(ws, "done")
+    assert second[0]["conversation"] == conversation
+    assert upstream.requests[-1].json["messages"] == thread
+
+    conv = await database_sync_to_async(Conversation.objects.get)(uuid=conversation)
+    stored = await database_sync_to_async(conv.thread)()
+    assert [m["content"] for m in stored] == ["Say hello", "Hi there", "How are you?", "Fine, thanks"]
+    assert await database_sync_to_async(conv.runs.count)() == 2
+    await ws.disconnect()
+
+
+async def test_it_refuses_to_continue_someone_elses_conversation(
+    connect, owner, outsider, fake_model, upstream
+):
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model, mode="chat"))
+    conversation = (await receive_until(ws, "done"))[0]["conversation"]
+    await ws.disconnect()
+
+    intruder, _, _ = await connect(outsider)
+    await intruder.send_json_to(run_message(fake_model, mode="chat", conversation=conversation))
+    message = await intruder.receive_json_from(timeout=5)
+    assert message == {
+        "type": "errors",
+        "errors": [{"field": "conversation", "message": "conversation not found"}],
+    }
+    assert await database_sync_to_async(Run.objects.filter(owner=outsider).count)() == 0
+    await intruder.disconnect()
+
+
+async def test_it_refuses_anonymous_users(connect, db):
+    _, connected, code = await connect(None)
+    assert not connected
+    assert code == 4401
+
+
+async def test_it_refuses_a_foreign_origin(connect, owner):
+    _, connected, _ = await connect(owner, origin="https://evil.example")
+    assert not connected
+
+
+async def test_it_runs_one_stream_at_a_time_per_socket(connect, owner, fake_model, upstream):
+    upstream.behave(chunks=["slow"], stall_after=1)
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    await receive_until(ws, "delta")
+    await ws.send_json_to(run_message(fake_model))
+    message = await receive_until(ws, "errors")
+    assert "already streaming" in message[-1]["errors"][0]["message"]
+    await ws.send_json_to({"type": "stop"})
+    await receive_until(ws, "done")
+    await ws.disconnect()
+    await asyncio.sleep(0)

@@ -1,0 +1,345 @@
+// The playground page: collect the form into a typed request body, send it
+// over the websocket, and show the events as they arrive.
+//
+// Every piece of model output is inserted with textContent (never as HTML);
+// the only markup inserted is the final fragment the server rendered and
+// sanitized (markdown and metrics).
+(function () {
+  "use strict";
+
+  const form = document.getElementById("run-form");
+  if (!form) return;
+  const mode = form.dataset.mode;
+  const output = document.getElementById("output");
+  const result = document.getElementById("result");
+  const runButton = document.getElementById("run-button");
+  const stopButton = document.getElementById("stop-button");
+  const statusLine = document.getElementById("run-status");
+  const generalErrors = document.getElementById("general-errors");
+
+  let socket = null;
+  let running = false;
+  let queued = null;
+
+  // ---- the websocket ------------------------------------------------------
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/run/`);
+    socket.addEventListener("open", () => {
+      if (queued) { socket.send(JSON.stringify(queued)); queued = null; }
+    });
+    socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
+    socket.addEventListener("close", () => {
+      if (running) setRunning(false, "Connection lost; the run was kept as interrupted.");
+      socket = null;
+    });
+  }
+
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    else { queued = message; if (!socket) connect(); }
+  }
+
+  // ---- collecting the form --------------------------------------------------
+
+  function fieldError(name, message) {
+    const top = name ? String(name).split(/[.[]/)[0] : null;
+    const slot = top && form.querySelector(`[data-error-for="${CSS.escape(top)}"]`);
+    const line = document.createElement("div");
+    line.className = "field-error";
+    line.textContent = message;
+    (slot || generalErrors).appendChild(line);
+    if (slot) slot.closest("details")?.setAttribute("open", "");
+  }
+
+  function clearErrors() {
+    form.querySelectorAll("[data-error-for]").forEach((el) => (el.textContent = ""));
+    generalErrors.textContent = "";
+  }
+
+  function parseJSON(name, text) {
+    try { return JSON.parse(text); } catch (e) {
+      fieldError(name, `${name} is not valid JSON: ${e.message}`);
+      throw e;
+    }
+  }
+
+  // Each control carries data-field (the catalogue name) and data-kind; empty
+  // means "unset", and unset fields are not sent at all.
+  function readControl(el) {
+    const name = el.dataset.field;
+    const kind = el.dataset.kind;
+    const raw = el.value;
+    switch (kind) {
+      case "number":
+      case "integer": {
+        if (raw.trim() === "") return undefined;
+        const n = Number(raw);
+        // Send what was typed when it is not a number: the validator names the field.
+        return Number.isFinite(n) ? n : raw;
+      }
+      case "boolean":
+        return raw === "" ? undefined : raw === "true";
+      case "json":
+        return raw.trim() === "" ? undefined : parseJSON(name, raw);
+      default:
+        return raw === "" ? undefined : raw;
+    }
+  }
+
+  function readStop() {
+    const values = [...form.querySelectorAll("[data-stop]")].map((i) => i.value).filter((v) => v !== "");
+    if (values.length === 0) return undefined;
+    return values.length === 1 ? values[0] : values;
+  }
+
+  function readLogitBias() {
+    const rows = [...form.querySelectorAll(".logit-bias-row")];
+    const bias = {};
+    for (const row of rows) {
+      const token = row.querySelector("[data-bias-token]").value.trim();
+      const value = row.querySelector("[data-bias-value]").value.trim();
+      if (token === "" && value === "") continue;
+      const n = Number(value);
+      bias[token] = value !== "" && Number.isFinite(n) ? n : value;
+    }
+    return Object.keys(bias).length ? bias : undefined;
+  }
+
+  function readPrompt() {
+    const prompts = [...form.querySelectorAll("[data-prompt]")].map((t) => t.value);
+    if (form.querySelector("#prompt-tokens")?.checked) return parseJSON("prompt", prompts[0]);
+    if (prompts.length === 1) return prompts[0];
+    return prompts;
+  }
+
+  function readMessages() {
+    return [...document.querySelectorAll("#messages .message")].map(readMessage);
+  }
+
+  function readMessage(row) {
+    const m = { role: row.querySelector("[data-m=role]").value };
+    const contentKind = row.querySelector("[data-m=content-kind]").value;
+    const content = row.querySelector("[data-m=content]").value;
+    if (contentKind === "blocks") m.content = parseJSON("messages", content);
+    else m.content = content;
+    const name = row.querySelector("[data-m=name]").value.trim();
+    if (name) m.name = name;
+    if (m.role === "tool") m.tool_call_id = row.querySelector("[data-m=tool_call_id]").value.trim();
+    if (m.role === "assistant") {
+      const calls = row.querySelector("[data-m=tool_calls]").value.trim();
+      if (calls) {
+        m.tool_calls = parseJSON("messages", calls);
+        if (m.content === "") m.content = null;
+      }
+    }
+    return m;
+  }
+
+  function readToolChoice(el) {
+    const v = el.value;
+    if (v === "") return undefined;
+    if (v.startsWith("function:")) return { type: "function", function: { name: v.slice(9) } };
+    return v;
+  }
+
+  function readResponseFormat() {
+    const type = form.querySelector("[data-rf=type]").value;
+    if (type === "") return undefined;
+    if (type !== "json_schema") return { type };
+    const schema = {
+      name: form.querySelector("[data-rf=name]").value.trim(),
+      schema: parseJSON("response_format", form.querySelector("[data-rf=schema]").value || "{}"),
+    };
+    if (form.querySelector("[data-rf=strict]").checked) schema.strict = true;
+    return { type, json_schema: schema };
+  }
+
+  function readStreamOptions(el) {
+    return el.value === "" ? undefined : { include_usage: el.value === "true" };
+  }
+
+  function collect() {
+    const body = {};
+    form.querySelectorAll("[data-field]").forEach((el) => {
+      const name = el.dataset.field;
+      let value;
+      switch (el.dataset.kind) {
+        case "stop": value = readStop(); break;
+        case "logit_bias": value = readLogitBias(); break;
+        case "prompt": value = readPrompt(); break;
+        case "messages": value = readMessages(); break;
+        case "tool_choice": value = readToolChoice(el); break;
+        case "response_format": value = readResponseFormat(); break;
+        case "stream_options": value = readStreamOptions(el); break;
+        default: value = readControl(el);
+      }
+      if (value !== undefined) body[name] = value;
+    });
+    return body;
+  }
+
+  // ---- running ----------------------------------------------------------------
+
+  function run() {
+    if (running) return;
+    clearErrors();
+    let body;
+    try { body = collect(); } catch (e) { return; }
+    const model = form.querySelector("[name=model]").value;
+    output.textContent = "";
+    result.textContent = "";
+    setRunning(true, "Starting…");
+    send({
+      type: "run",
+      mode,
+      model,
+      conversation: form.querySelector("[name=conversation]").value || null,
+      body,
+    });
+  }
+
+  function stop() {
+    if (running) send({ type: "stop" });
+  }
+
+  function setRunning(on, text) {
+    running = on;
+    runButton.disabled = on;
+    stopButton.disabled = !on;
+    statusLine.textContent = text || "";
+    form.classList.toggle("is-running", on);
+  }
+
+  function column(index) {
+    let col = output.querySelector(`.choice[data-index="${index}"]`);
+    if (!col) {
+      col = document.createElement("div");
+      col.className = "choice";
+      col.dataset.index = index;
+      const head = document.createElement("div");
+      head.className = "choice-head";
+      head.textContent = `Choice ${index}`;
+      const text = document.createElement("div");
+      text.className = "stream-text";
+      const calls = document.createElement("pre");
+      calls.className = "tool-call-stream";
+      col.append(head, text, calls);
+      // Columns in index order, whatever order the choices start in.
+      const after = [...output.children].find((c) => Number(c.dataset.index) > index);
+      output.insertBefore(col, after || null);
+      output.dataset.choices = output.children.length;
+    }
+    return col;
+  }
+
+  function fmtProb(logprob) {
+    return `${(Math.exp(logprob) * 100).toFixed(2)}%`;
+  }
+
+  // Tokens with their probabilities: one span per token, the alternatives on hover.
+  function tokenSpans(logprobs) {
+    const spans = [];
+    if (Array.isArray(logprobs.content)) {
+      for (const t of logprobs.content) {
+        const alts = (t.top_logprobs || []).map((a) => `${JSON.stringify(a.token)} ${fmtProb(a.logprob)}`);
+        spans.push([t.token, t.logprob, alts]);
+      }
+    } else if (Array.isArray(logprobs.tokens)) {
+      logprobs.tokens.forEach((token, i) => {
+        const top = (logprobs.top_logprobs || [])[i] || {};
+        const alts = Object.entries(top).map(([k, v]) => `${JSON.stringify(k)} ${fmtProb(v)}`);
+        spans.push([token, (logprobs.token_logprobs || [])[i], alts]);
+      });
+    }
+    return spans.map(([token, logprob, alts]) => {
+      const span = document.createElement("span");
+      span.className = "token";
+      span.textContent = token;
+      if (typeof logprob === "number") {
+        span.dataset.prob = fmtProb(logprob);
+        span.title = `${JSON.stringify(token)} ${fmtProb(logprob)}` + (alts.length ? `\n${alts.join("\n")}` : "");
+      }
+      return span;
+    });
+  }
+
+  function onDelta(m) {
+    const col = column(m.index);
+    const text = col.querySelector(".stream-text");
+    if (m.logprobs) {
+      const spans = tokenSpans(m.logprobs);
+      if (spans.length) text.append(...spans);
+      else if (m.text) text.append(document.createTextNode(m.text));
+    } else if (m.text) {
+      text.append(document.createTextNode(m.text));
+    }
+    if (m.tool_calls) {
+      const pre = col.querySelector(".tool-call-stream");
+      for (const call of m.tool_calls) {
+        const fn = call.function || {};
+        pre.append(document.createTextNode((fn.name ? `\n${fn.name}(` : "") + (fn.arguments || "")));
+      }
+    }
+  }
+
+  function handle(m) {
+    switch (m.type) {
+      case "errors":
+        setRunning(false, "");
+        m.errors.forEach((e) => fieldError(e.field, e.message));
+        break;
+      case "started":
+        form.querySelector("[name=conversation]").value = m.conversation;
+        history.replaceState(null, "", `/c/${m.conversation}/`);
+        statusLine.textContent = "Waiting for the first token…";
+        break;
+      case "delta":
+        if (statusLine.textContent !== "Streaming…") statusLine.textContent = "Streaming…";
+        onDelta(m);
+        break;
+      case "notice": {
+        const p = document.createElement("p");
+        p.className = "notice";
+        p.textContent = m.message;
+        generalErrors.append(p);
+        break;
+      }
+      case "error":
+        generalErrors.append(Object.assign(document.createElement("p"), { className: "error", textContent: m.message }));
+        break;
+      case "done":
+        finish(m);
+        break;
+    }
+  }
+
+  function finish(m) {
+    setRunning(false, "");
+    // Server-rendered, sanitized: metrics, markdown and tool calls.
+    result.innerHTML = m.html;
+    if (mode === "chat") {
+      result.querySelectorAll(".choice-final").forEach((final) => {
+        const col = output.querySelector(`.choice[data-index="${final.dataset.index}"]`);
+        const md = final.querySelector(".markdown");
+        if (col && md && md.textContent.trim() !== "" && m.status === "completed") {
+          col.querySelector(".stream-text").replaceWith(Object.assign(md, { className: "markdown stream-text" }));
+        }
+      });
+      if (m.status === "completed") window.ChatEditor?.afterReply(result, m.reply);
+    }
+  }
+
+  // ---- wiring -------------------------------------------------------------------
+
+  form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
+  stopButton.addEventListener("click", stop);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }
+    else if (e.key === "Escape" && running) { e.preventDefault(); stop(); }
+  });
+
+  window.Playground = { run, stop, collect };
+  connect();
+})();
