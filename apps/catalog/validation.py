@@ -1,0 +1,497 @@
+"""validate(): the one validator for a request body, whoever sent it.
+
+The websocket consumer, form posts (through coerce_form) and the /v1 gateway
+all call it, so a user sees the same message for the same mistake everywhere.
+
+- Every error is collected and raised together in one ValidationFailed.
+- null means unset: the field is left out of the clean body, never sent.
+- Types are JSON's, strictly: a boolean is not a number (Python's bool is an
+  int, so it is rejected explicitly), "true" is not a boolean, 2.0 is not an
+  integer, NaN and Infinity are not numbers.
+- Inside structured fields, keys we do not know are passed through untouched:
+  providers add message and content-block keys often (an SDK replaying an
+  assistant message sends "refusal"), and the upstream is their judge. Unknown
+  top-level keys are errors.
+- Messages never quote a caller's value, so garbage cannot flood a message.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+
+from .schema import PATHS, Field
+from .table import INT64_MAX, fields_for
+
+ROLES = ("system", "user", "assistant", "tool")
+
+# OpenAI's rule for function and json_schema names.
+_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_NAME_RULE = "must be 1 to 64 letters, digits, underscores or dashes"
+
+# A logit_bias key: a token id as JSON writes object keys, a string of digits.
+_TOKEN_ID_KEY = re.compile(r"[0-9]{1,19}")
+
+# Deeper than this is garbage, not a conversation or a JSON schema, and it
+# keeps json.dumps and the upstream's parser far from their recursion limits.
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str  # "temperature", "messages[2].tool_call_id", or "body"
+    message: str
+
+
+class ValidationFailed(Exception):
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("; ".join(e.message for e in self.errors))
+
+
+def validate(endpoint: str, data: dict) -> dict:
+    """The clean body: only the fields that were set, in form order.
+
+    Raises ValidationFailed with every error found. `validate` of a clean
+    body returns it unchanged.
+    """
+    return validate_with(endpoint, data, [])
+
+
+def validate_with(endpoint: str, data, errors: list) -> dict:
+    """validate(), adding to errors already found for some fields (coerce_form's
+    parse errors). Those fields are not checked again, and rules that involve
+    another field skip them, so nothing is reported twice."""
+    fields = fields_for(endpoint)
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError("body", "the request body must be a JSON object")])
+    known = {f.name for f in fields}
+    for key in data:
+        if key not in known:
+            shown = _shown(key)
+            errors.append(FieldError(shown, f"{shown} is not a field of {PATHS[endpoint]}"))
+
+    # Fields that were given but are wrong: set, but not in the clean body.
+    bad = {e.field.split(".")[0].split("[")[0] for e in errors}
+    clean = {}
+    for f in fields:
+        value = data.get(f.name)
+        if f.name in bad:
+            continue
+        if value is None:
+            if f.required:
+                errors.append(FieldError(f.name, f"{f.name} is required"))
+            continue
+        found = _errors_of(f, value)
+        if found:
+            errors.extend(found)
+            bad.add(f.name)
+        else:
+            clean[f.name] = value
+
+    errors.extend(_combination_errors(clean, bad))
+    if errors:
+        raise ValidationFailed(errors)
+    return clean
+
+
+def _shown(key) -> str:
+    key = str(key)
+    return key if len(key) <= 40 else key[:40] + "…"
+
+
+def _errors_of(f: Field, value) -> list[FieldError]:
+    errors = []
+    if f.kind in _SCALAR_CHECKS:
+        _SCALAR_CHECKS[f.kind](f, value, errors)
+        return errors
+    # Structured values must be plain JSON before their shape means anything.
+    problem = _json_problem(value, f.name)
+    if problem:
+        return [problem]
+    _STRUCTURED_CHECKS[f.kind](f, value, errors)
+    return errors
+
+
+def _add(errors, path, message):
+    errors.append(FieldError(path, message))
+
+
+# --- scalars -----------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return _is_int(value)
+
+
+def _in_range(f: Field, value) -> bool:
+    if f.minimum is not None:
+        if value < f.minimum or (f.exclusive_minimum and value == f.minimum):
+            return False
+    return f.maximum is None or value <= f.maximum
+
+
+def _check_string(f, value, errors):
+    if not isinstance(value, str):
+        _add(errors, f.name, f"{f.name} must be a string")
+    elif f.required and not value.strip():
+        _add(errors, f.name, f"{f.name} must not be empty")
+
+
+def _check_number(f, value, errors):
+    if not _is_number(value):
+        _add(errors, f.name, f"{f.name} must be a number")
+    elif not _in_range(f, value):
+        _add(errors, f.name, f"{f.name} must be {f.range_text}")
+
+
+def _check_integer(f, value, errors):
+    if not _is_int(value):
+        _add(errors, f.name, f"{f.name} must be an integer")
+    elif not _in_range(f, value):
+        _add(errors, f.name, f"{f.name} must be {f.range_text}")
+
+
+def _check_boolean(f, value, errors):
+    if not isinstance(value, bool):
+        _add(errors, f.name, f"{f.name} must be a boolean")
+
+
+_SCALAR_CHECKS = {
+    "string": _check_string,
+    "number": _check_number,
+    "integer": _check_integer,
+    "boolean": _check_boolean,
+}
+
+
+# --- plain JSON ----------------------------------------------------------------
+
+
+def _json_problem(value, path) -> FieldError | None:
+    """The first thing that keeps value from being plain JSON, if any.
+
+    Iterative, so garbage nested a million deep cannot exhaust the stack.
+    Values from json.loads always pass except for depth; Python callers can
+    hand over tuples, NaN or integers too long to print.
+    """
+    stack = [(value, path, 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return FieldError(path, f"{path} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return FieldError(path, f"{path} has a key that is not a string")
+                stack.append((item, f"{path}.{_shown(key)}", depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            return FieldError(path, f"{path} must be a number (NaN and Infinity are not JSON)")
+        elif _is_int(value) and value.bit_length() > 64:
+            return FieldError(path, f"{path} is an integer larger than 64 bits")
+        elif not isinstance(value, str | int | float | bool):
+            return FieldError(path, f"{path} is not a JSON value")
+    return None
+
+
+def _is_token_id(value) -> bool:
+    return _is_int(value) and 0 <= value <= INT64_MAX
+
+
+def _optional(obj, key, ok, path, rule, errors):
+    """Report obj[key] unless it is absent, null, or passes ok()."""
+    value = obj.get(key)
+    if value is not None and not ok(value):
+        _add(errors, f"{path}.{key}", f"{path}.{key} {rule}")
+
+
+# --- completions ---------------------------------------------------------------
+
+
+def _check_prompt(f, value, errors):
+    if isinstance(value, str):
+        return
+    if isinstance(value, list) and value:
+        if all(isinstance(item, str) for item in value):
+            return
+        if all(_is_token_id(item) for item in value):
+            return
+        if all(isinstance(item, list) and item and all(map(_is_token_id, item)) for item in value):
+            return
+    if value == []:
+        _add(errors, f.name, "prompt must not be empty")
+    else:
+        _add(
+            errors,
+            f.name,
+            "prompt must be a string, an array of strings, an array of token ids "
+            "or an array of token id arrays",
+        )
+
+
+# --- shared ----------------------------------------------------------------------
+
+
+def _check_stop(f, value, errors):
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        _add(errors, f.name, f"{f.name} must be a string or an array of strings")
+    elif len(value) < f.min_items:
+        _add(errors, f.name, f"{f.name} must not be an empty array")
+    elif len(value) > f.max_items:
+        _add(errors, f.name, f"{f.name} accepts at most {f.max_items} sequences")
+
+
+def _check_logit_bias(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "logit_bias must be an object mapping token ids to bias values")
+        return
+    if not all(_TOKEN_ID_KEY.fullmatch(key) for key in value):
+        _add(errors, f.name, "logit_bias keys must be token ids")
+    biases = value.values()
+    if not all(_is_int(bias) for bias in biases):
+        _add(errors, f.name, "logit_bias values must be integers")
+    elif not all(_in_range(f, bias) for bias in biases):
+        _add(errors, f.name, f"logit_bias values must be {f.range_text}")
+
+
+def _check_stream_options(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "stream_options must be an object")
+        return
+    _optional(value, "include_usage", lambda v: isinstance(v, bool), f.name, "must be a boolean",
+              errors)
+
+
+# --- chat: messages ----------------------------------------------------------------
+
+
+def _check_messages(f, value, errors):
+    if not isinstance(value, list):
+        _add(errors, f.name, "messages must be an array of messages")
+    elif not value:
+        _add(errors, f.name, "messages must not be empty")
+    else:
+        for i, message in enumerate(value):
+            _check_message(message, f"messages[{i}]", errors)
+
+
+def _check_message(message, path, errors):
+    if not isinstance(message, dict):
+        _add(errors, path, f"{path} must be an object with a role")
+        return
+    role = message.get("role")
+    if not isinstance(role, str) or role not in ROLES:
+        _add(errors, f"{path}.role", f"{path}.role must be one of {', '.join(ROLES)}")
+        return
+
+    tool_calls = message.get("tool_calls")
+    content = message.get("content")
+    if content is not None:
+        _check_content(content, f"{path}.content", errors)
+    elif role == "assistant":
+        # An assistant turn that only calls tools has no text.
+        if not tool_calls:
+            _add(errors, f"{path}.content", "an assistant message needs content or tool_calls")
+    else:
+        _add(errors, f"{path}.content", f"a {role} message needs content")
+
+    _optional(message, "name", lambda v: isinstance(v, str), path, "must be a string", errors)
+
+    if tool_calls is not None:
+        if role == "assistant":
+            _check_tool_calls(tool_calls, f"{path}.tool_calls", errors)
+        else:
+            _add(errors, f"{path}.tool_calls", "only an assistant message can have tool_calls")
+
+    tool_call_id = message.get("tool_call_id")
+    if role == "tool":
+        if tool_call_id is None:
+            _add(errors, f"{path}.tool_call_id", "a tool message needs tool_call_id")
+        elif not isinstance(tool_call_id, str):
+            _add(errors, f"{path}.tool_call_id", f"{path}.tool_call_id must be a string")
+    elif tool_call_id is not None:
+        _add(errors, f"{path}.tool_call_id", "only a tool message can have tool_call_id")
+
+
+def _check_content(content, path, errors):
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        _add(errors, path, f"{path} must be a string or an array of content blocks")
+    elif not content:
+        _add(errors, path, f"{path} must not be an empty array")
+    else:
+        for i, block in enumerate(content):
+            _check_content_block(block, f"{path}[{i}]", errors)
+
+
+def _check_content_block(block, path, errors):
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        _add(errors, path, f"{path} must be a content block with a type")
+    elif block["type"] == "text":
+        if not isinstance(block.get("text"), str):
+            _add(errors, f"{path}.text", f"{path}.text must be a string")
+    elif block["type"] == "image_url":
+        image = block.get("image_url")
+        if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+            _add(errors, f"{path}.image_url.url", f"{path}.image_url.url must be a string")
+    # Other block types (input_audio, file, ...) pass through: see the docstring.
+
+
+def _check_tool_calls(tool_calls, path, errors):
+    if not isinstance(tool_calls, list):
+        _add(errors, path, f"{path} must be an array of tool calls")
+        return
+    for i, call in enumerate(tool_calls):
+        here = f"{path}[{i}]"
+        if not isinstance(call, dict):
+            _add(errors, here, f"{here} must be an object")
+            continue
+        if not isinstance(call.get("id"), str):
+            _add(errors, f"{here}.id", f"{here}.id must be a string")
+        if call.get("type") != "function":
+            _add(errors, f"{here}.type", f'{here}.type must be "function"')
+        function = call.get("function")
+        if not isinstance(function, dict):
+            _add(errors, f"{here}.function", f"{here}.function must be an object")
+            continue
+        if not isinstance(function.get("name"), str):
+            _add(errors, f"{here}.function.name", f"{here}.function.name must be a string")
+        if not isinstance(function.get("arguments"), str):
+            _add(
+                errors,
+                f"{here}.function.arguments",
+                f"{here}.function.arguments must be a string (JSON text)",
+            )
+
+
+# --- chat: tools and formats ---------------------------------------------------------
+
+
+def _check_tools(f, value, errors):
+    if not isinstance(value, list):
+        _add(errors, f.name, "tools must be an array of tools")
+        return
+    if not value:
+        _add(errors, f.name, "tools must not be empty")
+    for i, tool in enumerate(value):
+        here = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            _add(errors, here, f"{here} must be an object")
+            continue
+        if tool.get("type") != "function":
+            _add(errors, f"{here}.type", f'{here}.type must be "function"')
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            _add(errors, f"{here}.function", f"{here}.function must be an object")
+            continue
+        name = function.get("name")
+        if not (isinstance(name, str) and _NAME.fullmatch(name)):
+            _add(errors, f"{here}.function.name", f"{here}.function.name {_NAME_RULE}")
+        here = f"{here}.function"
+        _optional(function, "description", lambda v: isinstance(v, str), here,
+                  "must be a string", errors)
+        _optional(function, "parameters", lambda v: isinstance(v, dict), here,
+                  "must be a JSON object (a JSON Schema)", errors)
+        _optional(function, "strict", lambda v: isinstance(v, bool), here,
+                  "must be a boolean", errors)
+
+
+def _check_tool_choice(f, value, errors):
+    if isinstance(value, str) and value in f.choices:
+        return
+    if (
+        isinstance(value, dict)
+        and value.get("type") == "function"
+        and isinstance(value.get("function"), dict)
+        and isinstance(value["function"].get("name"), str)
+    ):
+        return
+    _add(
+        errors,
+        f.name,
+        'tool_choice must be "none", "auto", "required" or '
+        '{"type": "function", "function": {"name": ...}}',
+    )
+
+
+def _check_response_format(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "response_format must be an object with a type")
+        return
+    kind = value.get("type")
+    if not isinstance(kind, str) or kind not in f.choices:
+        _add(errors, "response_format.type",
+             f"response_format.type must be one of {', '.join(f.choices)}")
+        return
+    if kind != "json_schema":
+        return
+    here = "response_format.json_schema"
+    schema = value.get("json_schema")
+    if not isinstance(schema, dict):
+        _add(errors, here, f"{here} must be an object with a name and a schema")
+        return
+    name = schema.get("name")
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        _add(errors, f"{here}.name", f"{here}.name {_NAME_RULE}")
+    if not isinstance(schema.get("schema"), dict):
+        _add(errors, f"{here}.schema", f"{here}.schema must be a JSON object (a JSON Schema)")
+    _optional(schema, "description", lambda v: isinstance(v, str), here, "must be a string",
+              errors)
+    _optional(schema, "strict", lambda v: isinstance(v, bool), here, "must be a boolean", errors)
+
+
+_STRUCTURED_CHECKS = {
+    "prompt": _check_prompt,
+    "stop": _check_stop,
+    "logit_bias": _check_logit_bias,
+    "stream_options": _check_stream_options,
+    "messages": _check_messages,
+    "tools": _check_tools,
+    "tool_choice": _check_tool_choice,
+    "response_format": _check_response_format,
+}
+
+
+# --- rules between fields ----------------------------------------------------------
+
+
+def _combination_errors(clean: dict, bad: set) -> list[FieldError]:
+    """Rules that involve two fields. They run on valid values only; a field
+    that is set but invalid (in bad) was reported already and is not treated
+    as absent."""
+    errors = []
+
+    def absent(name):
+        return name not in clean and name not in bad
+
+    if "best_of" in clean and "n" in clean and clean["best_of"] < clean["n"]:
+        _add(errors, "best_of", "best_of must be greater than or equal to n")
+    if clean.get("best_of", 1) > 1 and clean.get("stream") is True:
+        _add(errors, "best_of", "best_of cannot be used when stream is true")
+
+    if "top_logprobs" in clean and clean.get("logprobs") is not True and "logprobs" not in bad:
+        _add(errors, "top_logprobs", "top_logprobs requires logprobs to be true")
+
+    if "stream_options" in clean and clean.get("stream") is not True and "stream" not in bad:
+        _add(errors, "stream_options", "stream_options is only allowed when stream is true")
+
+    for name in ("tool_choice", "parallel_tool_calls"):
+        if name in clean and absent("tools"):
+            _add(errors, name, f"{name} requires tools")
+    choice = clean.get("tool_choice")
+    if isinstance(choice, dict) and "tools" in clean:
+        names = {tool["function"]["name"] for tool in clean["tools"]}
+        if choice["function"]["name"] not in names:
+            _add(errors, "tool_choice.function.name",
+                 "tool_choice.function.name must name one of the tools")
+    return errors
