@@ -19,16 +19,23 @@ from .crypto import SecretUnreadable
 from .models import ENDPOINTS, Model, Provider
 
 
+class WriteOnlyJSONField(forms.JSONField):
+    def prepare_value(self, value):
+        # An empty box, not "null": there is never a stored value to show.
+        return "" if value is None else super().prepare_value(value)
+
+
 class ProviderForm(forms.ModelForm):
     api_key = forms.CharField(
-        label="API key",
+        label="New API key",
         required=False,
         # render_value=False: the stored key never goes back to the browser.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave blank to keep the current key.",
     )
     clear_api_key = forms.BooleanField(label="Remove the key", required=False)
-    extra_headers = forms.JSONField(
+    extra_headers = WriteOnlyJSONField(
+        label="New extra headers",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Write-only, a JSON object such as {"X-Org": "..."}. Leave blank to keep '
@@ -133,11 +140,11 @@ class ProviderAdmin(admin.ModelAdmin):
         ("Record", {"fields": ["uuid", "created", "updated"], "classes": ["collapse"]}),
     ]
 
-    @admin.display(description="API key")
+    @admin.display(description="Current key")
     def key(self, provider):
         return provider.masked_key() or "—"
 
-    @admin.display(description="Header names")
+    @admin.display(description="Current headers")
     def headers(self, provider):
         names = provider.header_names()
         if names is None:
