@@ -16,12 +16,11 @@ from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 
+from apps.catalog import ENDPOINTS, FIELDS
 from apps.inference.target import Target, Timeouts
 
 from .crypto import SecretUnreadable
 from .fields import EncryptedJSONField, EncryptedTextField, UnreadableSecret
-
-ENDPOINTS = ("completions", "chat")
 
 # A current GA version; staff can change it per provider.
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
@@ -332,11 +331,16 @@ class Model(models.Model):
         if not self.display_name:
             self.display_name = self.upstream_id
         fields = self.accepted_fields
-        if fields is not None and (
-            not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
-        ):
+        if fields is None:
+            return
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
             raise ValidationError(
                 {"accepted_fields": 'A JSON list of field names, e.g. ["temperature"], or null.'}
+            )
+        unknown = sorted(set(fields) - {f.name for f in FIELDS})
+        if unknown:
+            raise ValidationError(
+                {"accepted_fields": f"Not in the parameter catalogue: {', '.join(unknown)}."}
             )
 
     def validate_constraints(self, exclude=None):

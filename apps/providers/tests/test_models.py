@@ -156,3 +156,11 @@ def test_it_refuses_headers_that_are_not_a_string_map(db):
         provider = Provider(name="H", base_url="http://h/v1", extra_headers=headers)
         with pytest.raises(ValidationError):
             provider.full_clean()
+
+
+def test_it_checks_accepted_fields_against_the_catalogue(provider):
+    model = Model(provider=provider, upstream_id="m", accepted_fields=["temperature", "warmth"])
+    with pytest.raises(ValidationError, match="warmth"):
+        model.full_clean()
+    model.accepted_fields = ["temperature", "max_tokens"]
+    model.full_clean()
