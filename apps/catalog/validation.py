@@ -104,11 +104,13 @@ def _errors_of(f: Field, value) -> list[FieldError]:
     if f.kind in _SCALAR_CHECKS:
         _SCALAR_CHECKS[f.kind](f, value, errors)
         return errors
-    # Structured values must be plain JSON before their shape means anything.
-    problem = _json_problem(value, f.name)
-    if problem:
-        return [problem]
     _STRUCTURED_CHECKS[f.kind](f, value, errors)
+    if not errors:
+        # The shape is right; what it carries untouched (unknown keys, a tool's
+        # JSON Schema) must still be plain JSON that json.dumps can send.
+        problem = _json_problem(value, f.name)
+        if problem:
+            errors.append(problem)
     return errors
 
 
@@ -178,7 +180,8 @@ def _json_problem(value, path) -> FieldError | None:
 
     Iterative, so garbage nested a million deep cannot exhaust the stack.
     Values from json.loads always pass except for depth; Python callers can
-    hand over tuples, NaN or integers too long to print.
+    hand over tuples, NaN or integers too long to print. The shape checks
+    before it never recurse more than a few fixed levels.
     """
     stack = [(value, path, 1)]
     while stack:
@@ -196,7 +199,7 @@ def _json_problem(value, path) -> FieldError | None:
             return FieldError(path, f"{path} must be a number (NaN and Infinity are not JSON)")
         elif _is_int(value) and value.bit_length() > 64:
             return FieldError(path, f"{path} is an integer larger than 64 bits")
-        elif not isinstance(value, str | int | float | bool):
+        elif value is not None and not isinstance(value, str | int | float | bool):
             return FieldError(path, f"{path} is not a JSON value")
     return None
 
@@ -254,7 +257,7 @@ def _check_logit_bias(f, value, errors):
     if not isinstance(value, dict):
         _add(errors, f.name, "logit_bias must be an object mapping token ids to bias values")
         return
-    if not all(_TOKEN_ID_KEY.fullmatch(key) for key in value):
+    if not all(isinstance(key, str) and _TOKEN_ID_KEY.fullmatch(key) for key in value):
         _add(errors, f.name, "logit_bias keys must be token ids")
     biases = value.values()
     if not all(_is_int(bias) for bias in biases):

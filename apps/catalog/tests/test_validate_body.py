@@ -1,0 +1,92 @@
+import pytest
+
+from apps.catalog import FieldError, ValidationFailed, validate
+
+from .bodies import HELLO, chat, completions, errors, messages
+
+
+def test_it_returns_only_the_fields_that_were_set():
+    body = completions(temperature=0.7, max_tokens=None, echo=False, stop=None)
+    assert validate("completions", body) == {
+        "model": "m", "prompt": "Say hi", "temperature": 0.7, "echo": False}
+
+
+def test_it_keeps_exactly_what_was_set():
+    body = chat(temperature=0, n=2, stop=["\n"], logit_bias={"50256": -100}, user="u-1",
+                stream=True, stream_options={"include_usage": True})
+    clean = validate("chat", body)
+    assert clean == body
+    assert type(clean["temperature"]) is int  # 0 stays 0: "View code" shows what was set
+
+
+def test_it_lists_the_clean_body_in_form_order():
+    body = {"stream": True, "messages": HELLO, "temperature": 1, "model": "m"}
+    assert list(validate("chat", body)) == ["model", "messages", "temperature", "stream"]
+
+
+def test_it_returns_a_clean_body_unchanged():
+    clean = validate("chat", chat(top_p=0.5, tools=[{"type": "function",
+                                                     "function": {"name": "f"}}]))
+    assert validate("chat", clean) == clean
+
+
+@pytest.mark.parametrize(("endpoint", "body", "expected"), [
+    ("completions", {"prompt": "p"}, ("model", "model is required")),
+    ("completions", {"model": "m"}, ("prompt", "prompt is required")),
+    ("completions", {"model": "m", "prompt": None}, ("prompt", "prompt is required")),
+    ("chat", {"model": "m"}, ("messages", "messages is required")),
+    ("chat", {"model": None, "messages": HELLO}, ("model", "model is required")),
+    ("chat", chat(model=""), ("model", "model must not be empty")),
+    ("chat", chat(model="  "), ("model", "model must not be empty")),
+    ("chat", chat(model=7), ("model", "model must be a string")),
+])
+def test_it_requires_model_and_the_input(endpoint, body, expected):
+    assert errors(endpoint, body) == [expected]
+
+
+def test_it_rejects_unknown_top_level_keys():
+    assert errors("chat", chat(xyz=1)) == [("xyz", "xyz is not a field of /v1/chat/completions")]
+    assert messages("completions", completions(messages=HELLO)) == [
+        "messages is not a field of /v1/completions"]
+    # A field of the other endpoint is still unknown here.
+    assert messages("chat", chat(prompt="p", echo=True)) == [
+        "prompt is not a field of /v1/chat/completions",
+        "echo is not a field of /v1/chat/completions"]
+
+
+def test_it_shortens_a_huge_unknown_key_in_the_message():
+    (message,) = messages("chat", chat(**{"k" * 10_000: 1}))
+    assert len(message) < 100
+
+
+def test_it_reports_every_error_at_once():
+    body = {"model": "", "messages": [], "temperature": "hot", "n": 1.5, "stop": ["a"] * 5,
+            "top_logprobs": 3, "stream_options": {"include_usage": True}, "xyz": 1}
+    assert errors("chat", body) == [
+        ("xyz", "xyz is not a field of /v1/chat/completions"),
+        ("model", "model must not be empty"),
+        ("messages", "messages must not be empty"),
+        ("temperature", "temperature must be a number"),
+        ("stop", "stop accepts at most 4 sequences"),
+        ("n", "n must be an integer"),
+        ("top_logprobs", "top_logprobs requires logprobs to be true"),
+        ("stream_options", "stream_options is only allowed when stream is true"),
+    ]
+
+
+@pytest.mark.parametrize("body", [[], "model=m", None, 3, [{"model": "m"}]])
+def test_it_needs_a_json_object_body(body):
+    assert errors("chat", body) == [("body", "the request body must be a JSON object")]
+
+
+def test_it_raises_a_failure_that_reads_as_its_messages():
+    with pytest.raises(ValidationFailed) as caught:
+        validate("chat", chat(temperature=3, n=0))
+    assert str(caught.value) == "temperature must be between 0 and 2; n must be between 1 and 128"
+    first = caught.value.errors[0]
+    assert first == FieldError("temperature", "temperature must be between 0 and 2")
+
+
+def test_it_refuses_an_unknown_endpoint_as_a_programming_error():
+    with pytest.raises(ValueError):
+        validate("embeddings", {"model": "m"})
