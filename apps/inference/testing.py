@@ -48,3 +48,17 @@ def embedded_model():
 
     local.local_base_url()
     return local.local_target()
+
+
+async def collect(target, endpoint, body):
+    """Every event of one stream() run, as a list."""
+    from apps.inference import stream
+
+    return [event async for event in stream(target, endpoint, body)]
+
+
+def text_of(events, index=0):
+    """The text a choice streamed."""
+    from apps.inference.events import Delta
+
+    return "".join(e.text for e in events if isinstance(e, Delta) and e.index == index)

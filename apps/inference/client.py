@@ -1,0 +1,453 @@
+"""The one place that sends a request to a model: HTTP, SSE, timeouts.
+
+A run, start to end (`stream()`):
+
+1. `resolve()`: a "local" Target gets the embedded server's URL (started on
+   first use, see local.py).
+2. `prepare()`: the catalogue body minus fields the model does not accept (each
+   one becomes a Notice), `model` set to the Target's, `stream` forced, and
+   usage asked for (`stream_options.include_usage`) so a run always has metrics.
+3. The request goes out on the event loop's shared, pooled httpx client;
+   `Chunks` turns each SSE event into normalized events (events.py).
+4. Any failure ends the stream with one Error event (errors.py); nothing
+   upstream-related is raised to the consumer.
+
+Timeouts (Target.timeouts): `connect` is httpx's; the others are deadlines we
+keep ourselves around each wait, so we know which one passed: `first_byte`
+from sending the request to the first SSE event, `between_chunks` between two
+events, `total` for the whole response. (`: keep-alive` comments are not
+events: a server that only pings is stalled.)
+
+Cancelling the consumer (task.cancel(), or aclose() on the iterator) unwinds
+through the `finally` that closes the response; an unfinished response's
+connection is closed, not returned to the pool, so the upstream sees the
+disconnect at once and can stop generating. A consumer that just stops
+iterating should use `contextlib.aclosing()` so this happens immediately
+rather than when the generator is garbage-collected.
+"""
+
+import asyncio
+import json
+import logging
+import weakref
+from contextlib import aclosing
+from dataclasses import replace
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from . import errors
+from .errors import UpstreamError
+from .events import Delta, Finish, Meta, Notice, Usage
+from .logprobs import chat_logprobs, completion_logprobs
+
+log = logging.getLogger("apps.inference")
+
+PATHS = {"completions": "completions", "chat": "chat/completions"}
+# Never dropped: without them there is no request. stream/stream_options are
+# set by the adapter itself.
+ALWAYS_SENT = frozenset({"model", "prompt", "messages", "stream", "stream_options"})
+
+# One pooled client per event loop: a client's connections belong to the loop
+# that opened them, and daphne, Channels' sync-to-async threads and each test
+# run their own loops. Keyed weakly, so a finished loop's client goes with it.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]"
+_clients = weakref.WeakKeyDictionary()
+LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=20, keepalive_expiry=30)
+
+
+def shared_client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            limits=LIMITS,
+            follow_redirects=False,
+            # Loopback (the embedded model, test upstreams) never goes through
+            # an HTTP(S)_PROXY from the environment; everything else may.
+            mounts={"all://127.0.0.1": httpx.AsyncHTTPTransport(limits=LIMITS)},
+        )
+        _clients[loop] = client
+    return client
+
+
+def _httpx_timeout(target):
+    # Only connecting (and queueing for a pooled connection) is left to httpx;
+    # reads are bounded by our own deadlines.
+    t = target.timeouts
+    return httpx.Timeout(connect=t.connect, read=None, write=t.connect, pool=t.connect)
+
+
+async def resolve(target):
+    """The Target with everything needed to send: the embedded server's URL
+    and key for a "local" one (starting it if needed, in a thread: loading
+    the model blocks for a moment)."""
+    if target.kind != "local":
+        return target
+    from . import local
+
+    base_url, api_key = await asyncio.to_thread(local.ensure_started)
+    accepted = target.accepted_fields
+    return replace(
+        target,
+        base_url=base_url,
+        api_key=api_key,
+        model=target.model or local.local_model_id(),
+        accepted_fields=local.LOCAL_ACCEPTED_FIELDS if accepted is None else accepted,
+    )
+
+
+def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
+    """The body to send, and a Notice for each field the model does not accept."""
+    if endpoint not in PATHS:
+        raise ValueError(f"unknown endpoint {endpoint!r}")
+    body = dict(body)
+    notices = []
+    if target.accepted_fields is not None:
+        for name in list(body):
+            if name not in ALWAYS_SENT and name not in target.accepted_fields:
+                del body[name]
+                notices.append(
+                    Notice(f"{target.model} does not accept {name}; it was not sent", field=name)
+                )
+    if target.kind == "local":
+        from . import local
+
+        body = local.translate(body)
+    body["model"] = target.model
+    if stream:
+        body["stream"] = True
+        if target.accepted_fields is None or "stream_options" in target.accepted_fields:
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    else:
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+    return body, notices
+
+
+def url_for(target, endpoint=None) -> httpx.URL:
+    """The request URL; endpoint None means the model list. Credentials in the
+    base URL's userinfo are sent as Basic auth (see `auth_for`), not in the URL."""
+    base = httpx.URL(target.base_url)
+    path = base.path.rstrip("/")
+    if target.kind == "azure":
+        if endpoint is None:
+            path += "/openai/models"
+        else:
+            path += f"/openai/deployments/{target.model}/{PATHS[endpoint]}"
+        url = base.copy_with(username=None, password=None, path=path)
+        return url.copy_merge_params({"api-version": target.api_version or ""})
+    path += "/models" if endpoint is None else f"/{PATHS[endpoint]}"
+    return base.copy_with(username=None, password=None, path=path)
+
+
+def headers_for(target) -> dict:
+    headers = {"Accept": "application/json"}
+    if target.api_key:
+        if target.kind == "azure":
+            headers["api-key"] = target.api_key
+        else:
+            headers["Authorization"] = f"Bearer {target.api_key}"
+    headers.update(target.headers)
+    return headers
+
+
+def auth_for(target):
+    base = httpx.URL(target.base_url)
+    return httpx.BasicAuth(base.username, base.password) if base.username else None
+
+
+async def stream(target, endpoint, body):
+    """Yield Meta, Notices, then Delta/Finish events, Usage, or a final Error.
+
+    Exactly one Meta comes first (empty if the upstream failed before saying
+    anything about itself), then the Notices for dropped fields. Upstream
+    problems end the stream with an Error event; they are never raised.
+    """
+    notices = []
+    started = False
+    url = None
+    try:
+        target = await resolve(target)
+        sent, notices = prepare(target, endpoint, body, stream=True)
+        url = url_for(target, endpoint)
+        chunks = Chunks(endpoint, sent)
+        # aclosing: when our consumer closes us, the inner generator (and so
+        # the upstream connection) is closed now, not when garbage-collected.
+        async with aclosing(_events(target, url, sent, chunks)) as events:
+            async for event in events:
+                yield event
+                if not started:
+                    started = True  # that was the Meta
+                    for notice in notices:
+                        yield notice
+    except UpstreamError as error:
+        errors.logged(error, target, url or "")
+        if not started:
+            yield Meta()
+            for notice in notices:
+                yield notice
+        yield error.event()
+
+
+async def _events(target, url, sent, chunks):
+    """Meta first, then the normalized events of one streamed response."""
+    loop = asyncio.get_running_loop()
+    t = target.timeouts
+    total_deadline = loop.time() + t.total
+    client = shared_client()
+    request = client.build_request(
+        "POST",
+        url,
+        json=sent,
+        headers={**headers_for(target), "Accept": "text/event-stream"},
+        timeout=_httpx_timeout(target),
+    )
+    # The first deadline covers connecting, the headers and the first event.
+    which = "first_byte"
+    deadline = min(loop.time() + t.first_byte, total_deadline)
+    response = None
+    try:
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await client.send(request, auth=auth_for(target), stream=True)
+                if response.status_code != 200:
+                    content = await response.aread()
+                    raise errors.from_status(
+                        response.status_code, content, response.headers, target
+                    )
+        except TimeoutError:
+            raise errors.timed_out(
+                "total" if deadline == total_deadline else which, target
+            ) from None
+        except httpx.HTTPError as exc:
+            raise errors.from_transport(exc, target, answered=False) from None
+
+        source = EventSource(response).aiter_sse()
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        sse = await anext(source)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise errors.timed_out(
+                        "total" if deadline == total_deadline else which, target
+                    ) from None
+                except SSEError:
+                    raise UpstreamError(
+                        "the upstream did not answer with an event stream", "protocol"
+                    ) from None
+                except httpx.HTTPError as exc:
+                    raise errors.from_transport(exc, target, answered=True) from None
+                for event in chunks.read(sse, target):
+                    yield event
+                if chunks.done:
+                    await _drain(source)
+                    break
+                which = "between_chunks"
+                deadline = min(loop.time() + t.between_chunks, total_deadline)
+        finally:
+            await source.aclose()
+        if not chunks.seen:
+            raise UpstreamError("the upstream ended the stream without any output", "upstream")
+        if not chunks.done and not chunks.all_finished():
+            # The stream ended (cleanly or not) before every choice had a
+            # finish_reason: what arrived is incomplete. One that ends after
+            # all choices finished but without [DONE] is accepted.
+            raise UpstreamError("the upstream closed the stream early", "upstream")
+        if usage := chunks.usage():
+            yield usage
+    finally:
+        if response is not None:
+            await response.aclose()
+
+
+async def _drain(source):
+    # After [DONE] a well-behaved server ends the body at once; reading that
+    # end lets the connection go back to the pool. One that does not gets
+    # its connection closed instead of holding up the run.
+    try:
+        async with asyncio.timeout(0.05):
+            async for _ in source:
+                pass
+    except (TimeoutError, httpx.HTTPError, SSEError):
+        pass
+
+
+class Chunks:
+    """The state of one stream: which choices finished, logprob offsets,
+    usage reports, and whether Meta was sent."""
+
+    def __init__(self, endpoint, sent):
+        self.chat = endpoint == "chat"
+        self.done = False
+        self.meta_sent = False
+        self.seen: set[int] = set()
+        self.finished: set[int] = set()
+        self.usages: list[dict] = []
+        prompt = sent.get("prompt")
+        self.prompt_offset = len(prompt) if isinstance(prompt, str) else 0
+        self.offsets: dict[int, int] = {}
+
+    def all_finished(self):
+        return bool(self.seen) and self.seen <= self.finished
+
+    def read(self, sse, target):
+        """The events in one SSE event. Raises UpstreamError for an error frame
+        or data that is not JSON."""
+        data = sse.data.strip()
+        if sse.event == "error":
+            raise _error_frame(data, target)
+        if data == "[DONE]":
+            self.done = True
+            return []
+        if not data:
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise UpstreamError(
+                "the upstream sent malformed data in the stream", "protocol"
+            ) from None
+        if not isinstance(chunk, dict):
+            raise UpstreamError("the upstream sent malformed data in the stream", "protocol")
+        if chunk.get("error"):
+            raise _error_frame(data, target)
+
+        events = []
+        if not self.meta_sent:
+            self.meta_sent = True
+            events.append(
+                Meta(
+                    id=chunk.get("id"),
+                    model=chunk.get("model"),
+                    created=chunk.get("created"),
+                    system_fingerprint=chunk.get("system_fingerprint"),
+                )
+            )
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict):
+                events += self._choice(choice)
+        if isinstance(chunk.get("usage"), dict):
+            self.usages.append(chunk["usage"])
+        return events
+
+    def _choice(self, choice):
+        index = choice.get("index") or 0
+        self.seen.add(index)
+        events = []
+        if self.chat:
+            delta = choice.get("delta") or {}
+            text = delta.get("content") or ""
+            role = delta.get("role")
+            tool_calls = delta.get("tool_calls") or None
+            logprobs = chat_logprobs(choice.get("logprobs"))
+        else:
+            text = choice.get("text") or ""
+            role = tool_calls = None
+            offset = self.offsets.get(index, self.prompt_offset)
+            logprobs, self.offsets[index] = completion_logprobs(choice.get("logprobs"), offset)
+        if text or role or tool_calls or logprobs:
+            events.append(Delta(index, text, role, tool_calls, logprobs))
+        if choice.get("finish_reason"):
+            self.finished.add(index)
+            events.append(Finish(index, choice["finish_reason"]))
+        return events
+
+    def usage(self):
+        """One Usage for the run. OpenAI sends one report; llama.cpp sends one
+        per choice when n > 1 (each counting only its own tokens), which are
+        summed; otherwise the last report wins (reports are cumulative)."""
+        if not self.usages:
+            return None
+        reports = self.usages
+        if len(reports) > 1 and len(reports) == len(self.seen):
+            prompt = max(r.get("prompt_tokens") or 0 for r in reports)
+            completion = sum(r.get("completion_tokens") or 0 for r in reports)
+            raw = {"prompt_tokens": prompt, "completion_tokens": completion, "per_choice": reports}
+            return Usage(prompt, completion, prompt + completion, raw)
+        last = reports[-1]
+        prompt = last.get("prompt_tokens") or 0
+        completion = last.get("completion_tokens") or 0
+        return Usage(prompt, completion, last.get("total_tokens") or prompt + completion, last)
+
+
+def _error_frame(data, target, where=" mid-stream"):
+    said = errors.upstream_message(data.encode()) or "no details"
+    said = errors.redact(said, target)[: errors.MAX_QUOTED]
+    return UpstreamError(f"the upstream reported an error{where}: {said}", "protocol")
+
+
+async def complete(target, endpoint, body) -> dict:
+    """The whole (non-streamed) response, normalized: completions logprobs in
+    the legacy shape, chat logprobs as {content}. Fields the model does not
+    accept are dropped and listed under a top-level "notices" key (absent when
+    nothing was dropped). Raises UpstreamError."""
+    target = await resolve(target)
+    sent, notices = prepare(target, endpoint, body, stream=False)
+    url = url_for(target, endpoint)
+    data = await _get_json(target, "POST", url, sent)
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise errors.logged(
+            UpstreamError("the upstream's answer is not a completion", "protocol"), target, url
+        )
+    prompt = sent.get("prompt")
+    for choice in data["choices"]:
+        if not isinstance(choice, dict):
+            continue
+        if endpoint == "chat":
+            choice["logprobs"] = chat_logprobs(choice.get("logprobs"))
+        else:
+            offset = len(prompt) if isinstance(prompt, str) else 0
+            choice["logprobs"], _ = completion_logprobs(choice.get("logprobs"), offset)
+    if notices:
+        data["notices"] = [{"field": n.field, "message": n.message} for n in notices]
+    return data
+
+
+async def list_models(target) -> list[str]:
+    """The upstream's model ids (GET {base}/models). For Azure this is
+    {base}/openai/models?api-version=…: the models the resource can deploy;
+    Azure's data plane does not list deployments, whose names are entered by
+    hand. Raises UpstreamError."""
+    target = await resolve(target)
+    url = url_for(target)
+    data = await _get_json(target, "GET", url)
+    items = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise errors.logged(
+            UpstreamError("the upstream's answer is not a model list", "protocol"), target, url
+        )
+    return [str(m["id"]) for m in items if isinstance(m, dict) and m.get("id")]
+
+
+async def _get_json(target, method, url, body=None):
+    """One plain request/response within connect + total timeouts (a
+    non-streamed answer only arrives when the model is done)."""
+    client = shared_client()
+    request = client.build_request(
+        method, url, json=body, headers=headers_for(target), timeout=_httpx_timeout(target)
+    )
+    try:
+        try:
+            async with asyncio.timeout(target.timeouts.total):
+                response = await client.send(request, auth=auth_for(target))
+        except TimeoutError:
+            raise errors.timed_out("total", target) from None
+        except httpx.HTTPError as exc:
+            raise errors.from_transport(exc, target, answered=False) from None
+        if response.status_code != 200:
+            raise errors.from_status(
+                response.status_code, response.content, response.headers, target
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            raise UpstreamError("the upstream's answer is not JSON", "protocol") from None
+        if isinstance(data, dict) and data.get("error"):
+            raise _error_frame(response.text, target, where="")
+        return data
+    except UpstreamError as error:
+        raise errors.logged(error, target, url) from None
