@@ -17,7 +17,6 @@ run: setup
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) playground.asgi:application
 
 test: setup-dev chromium
-	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed

@@ -8,7 +8,6 @@
 """
 
 import os
-import shutil
 from functools import partial
 
 import pytest
@@ -21,11 +20,24 @@ PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests serve static files straight from the source folders: no
+    # collectstatic step, no manifest to go stale while developing.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def _make_application():
     # Module level so the forked daphne process can build it.
     from channels.routing import get_default_application
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    return get_default_application()
+    # Static files from the source folders, as Django's runserver does.
+    return ASGIStaticFilesHandler(get_default_application())
 
 
 @pytest.fixture(scope="session")
@@ -75,13 +87,24 @@ def staff(db):
     return make_user("staff", is_staff=True, is_superuser=True)
 
 
-@pytest.fixture(scope="session")
-def _browser():
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+def pytest_collection_modifyitems(items):
+    # Browser tests last: Playwright's sync API keeps an asyncio loop marked
+    # as running in the main thread while it is open, which async tests and
+    # Django's async-safety check must not see.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="module")
+def _browser(django_db_setup):
+    if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is not installed; `make test` installs it")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    pw = sync_playwright().start()
+    # While Playwright runs, the test's own sync ORM calls (creating users,
+    # reading runs) happen beside its loop; they are still plain sync code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
@@ -98,19 +121,18 @@ def _browser():
         )
         yield browser
         browser.close()
+    finally:
+        pw.stop()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
-def page(_browser):
-    # Playwright's sync API keeps an event loop in this thread; the test's own
-    # ORM calls (creating users, reading runs) are still plain sync code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+def page(_browser, app_url):
     context = _browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

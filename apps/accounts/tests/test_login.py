@@ -28,4 +28,4 @@ def test_it_refuses_a_wrong_password(client, owner):
 def test_it_signs_in_in_a_real_browser(signed_in, owner, page):
     signed_in(owner)
     assert page.locator("header .who").inner_text() == "owner"
-    assert page.title() == "Playground"
+    assert page.title() == "Chat · Playground"
