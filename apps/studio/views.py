@@ -70,7 +70,7 @@ def playground(request, mode, conv=None):
         "suffix_field": next((f for f in fields if f.name == "suffix"), None),
         "prompts": _prompts(body),
         "prompt_is_tokens": _is_token_prompt(body.get("prompt")),
-        "messages": conv.thread() if conv and mode == "chat" else DEFAULT_MESSAGES,
+        "thread": conv.thread() if conv and mode == "chat" else DEFAULT_MESSAGES,
         "last_run": last_run,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
