@@ -12,6 +12,9 @@ all call it, so a user sees the same message for the same mistake everywhere.
   providers add message and content-block keys often (an SDK replaying an
   assistant message sends "refusal"), and the upstream is their judge. Unknown
   top-level keys are errors.
+- Whatever passes can be sent: integers fit in 64 bits (an unbounded field
+  like max_tokens included) and text is valid Unicode (JSON's "\\ud800"
+  escape decodes to a lone surrogate, which UTF-8 cannot encode).
 - Messages never quote a caller's value, so garbage cannot flood a message.
 """
 
@@ -20,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .schema import PATHS, Field
-from .table import INT64_MAX, fields_for
+from .table import INT64_MAX, INT64_MIN, fields_for
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -131,6 +134,14 @@ def _is_number(value) -> bool:
     return _is_int(value)
 
 
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _in_range(f: Field, value) -> bool:
     if f.minimum is not None:
         if value < f.minimum or (f.exclusive_minimum and value == f.minimum):
@@ -143,20 +154,32 @@ def _check_string(f, value, errors):
         _add(errors, f.name, f"{f.name} must be a string")
     elif f.required and not value.strip():
         _add(errors, f.name, f"{f.name} must not be empty")
+    elif not _is_unicode(value):
+        _add(errors, f.name, f"{f.name} must be valid Unicode text")
+
+
+def _check_range(f, value, errors):
+    if not _in_range(f, value):
+        _add(errors, f.name, f"{f.name} must be {f.range_text}")
+    elif _is_int(value) and not INT64_MIN <= value <= INT64_MAX:
+        # No document bounds max_tokens or repetition_penalty from above, but
+        # JSON integers beyond 64 bits are not portable (nor printable, past
+        # 4300 digits).
+        _add(errors, f.name, f"{f.name} must be at most {INT64_MAX}")
 
 
 def _check_number(f, value, errors):
     if not _is_number(value):
         _add(errors, f.name, f"{f.name} must be a number")
-    elif not _in_range(f, value):
-        _add(errors, f.name, f"{f.name} must be {f.range_text}")
+    else:
+        _check_range(f, value, errors)
 
 
 def _check_integer(f, value, errors):
     if not _is_int(value):
         _add(errors, f.name, f"{f.name} must be an integer")
-    elif not _in_range(f, value):
-        _add(errors, f.name, f"{f.name} must be {f.range_text}")
+    else:
+        _check_range(f, value, errors)
 
 
 def _check_boolean(f, value, errors):
@@ -192,6 +215,8 @@ def _json_problem(value, path) -> FieldError | None:
             for key, item in value.items():
                 if not isinstance(key, str):
                     return FieldError(path, f"{path} has a key that is not a string")
+                if not _is_unicode(key):
+                    return FieldError(path, f"{path} has a key that is not valid Unicode text")
                 stack.append((item, f"{path}.{_shown(key)}", depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
@@ -199,6 +224,8 @@ def _json_problem(value, path) -> FieldError | None:
             return FieldError(path, f"{path} must be a number (NaN and Infinity are not JSON)")
         elif _is_int(value) and value.bit_length() > 64:
             return FieldError(path, f"{path} is an integer larger than 64 bits")
+        elif isinstance(value, str) and not _is_unicode(value):
+            return FieldError(path, f"{path} must be valid Unicode text")
         elif value is not None and not isinstance(value, str | int | float | bool):
             return FieldError(path, f"{path} is not a JSON value")
     return None

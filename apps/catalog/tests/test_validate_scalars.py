@@ -95,3 +95,24 @@ def test_it_accepts_only_strings_for_text_fields(endpoint, name, value):
 def test_it_accepts_an_empty_suffix_and_user():
     assert validate("completions", completions(suffix="", user="")) == completions(
         suffix="", user="")
+
+
+@pytest.mark.parametrize(("endpoint", "name"), [
+    ("completions", "max_tokens"), ("chat", "max_completion_tokens"),
+    ("completions", "repetition_penalty"), ("chat", "repetition_penalty")])
+def test_it_caps_unbounded_fields_at_64_bits(endpoint, name):
+    assert validate(endpoint, body(endpoint, **{name: 2**63 - 1}))
+    for value in (2**63, 10**5000):
+        assert errors(endpoint, body(endpoint, **{name: value})) == [
+            (name, f"{name} must be at most 9223372036854775807")]
+
+
+def test_it_rejects_text_that_is_not_valid_unicode():
+    # json.loads('"\\ud800"') gives a lone surrogate, which UTF-8 cannot encode.
+    assert errors("completions", completions(user="a\ud800")) == [
+        ("user", "user must be valid Unicode text")]
+    assert errors("completions", completions(prompt=["ok", "\udfff"])) == [
+        ("prompt[1]", "prompt[1] must be valid Unicode text")]
+    message = {"role": "user", "content": "hi", "\ud800": 1}
+    assert errors("chat", chat(messages=[message])) == [
+        ("messages[0]", "messages[0] has a key that is not valid Unicode text")]
