@@ -153,8 +153,12 @@ def headers_for(target) -> dict:
 
 
 def auth_for(target):
+    """Basic auth from credentials in the base URL (a proxy in front of a
+    self-hosted server, say), unless a Bearer key already authorizes."""
     base = httpx.URL(target.base_url)
-    return httpx.BasicAuth(base.username, base.password) if base.username else None
+    if not base.username or "Authorization" in headers_for(target):
+        return None
+    return httpx.BasicAuth(base.username, base.password)
 
 
 async def stream(target, endpoint, body):
