@@ -7,13 +7,7 @@ a blank field keeps what is stored, and lists show a masked key.
 from django import forms
 from django.contrib import admin, messages
 
-try:
-    from apps.inference import UpstreamError
-except ImportError:  # TEMPORARY until apps.inference exports it.
-
-    class UpstreamError(Exception):
-        pass
-
+from apps.inference import UpstreamError
 
 from .crypto import SecretUnreadable
 from .models import ENDPOINTS, Model, Provider

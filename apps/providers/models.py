@@ -17,7 +17,8 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from apps.catalog import ENDPOINTS, FIELDS
-from apps.inference.target import Target, Timeouts
+from apps.inference import Target, Timeouts, list_models
+from apps.inference.local import LOCAL_ACCEPTED_FIELDS, local_model_id
 
 from .crypto import SecretUnreadable
 from .fields import EncryptedJSONField, EncryptedTextField, UnreadableSecret
@@ -193,12 +194,6 @@ class Provider(models.Model):
 
     def default_accepted_fields(self):
         if self.kind == self.Kind.LOCAL:
-            # TEMPORARY until apps.inference.local lands.
-            try:
-                from apps.inference.local import LOCAL_ACCEPTED_FIELDS
-            except ImportError:
-                return None
-
             return sorted(LOCAL_ACCEPTED_FIELDS)
         return None
 
@@ -210,8 +205,6 @@ class Provider(models.Model):
         Sync, for the admin; async code calls apps.inference.list_models itself.
         """
         target = self.target()  # an unreadable key fails here, before any request
-        from apps.inference import list_models
-
         return async_to_sync(list_models)(target)
 
     def discover_models(self):
@@ -355,15 +348,6 @@ class Model(models.Model):
         """The adapter's Target for this model: the only way plaintext leaves the DB."""
         accepted = None if self.accepted_fields is None else frozenset(self.accepted_fields)
         return self.provider.target(model=self.upstream_id, accepted_fields=accepted)
-
-
-def local_model_id():
-    # TEMPORARY until apps.inference.local lands.
-    try:
-        from apps.inference.local import local_model_id
-    except ImportError:
-        return "SmolLM2-135M-Instruct"
-    return local_model_id()
 
 
 def ensure_local_provider(using="default"):

@@ -1,12 +1,7 @@
 from django.test import override_settings
 
-from apps.providers.models import (
-    LOCAL_PROVIDER_NAME,
-    Model,
-    Provider,
-    ensure_local_provider,
-    local_model_id,
-)
+from apps.inference.local import LOCAL_ACCEPTED_FIELDS, local_model_id
+from apps.providers.models import LOCAL_PROVIDER_NAME, Model, Provider, ensure_local_provider
 
 
 def test_it_registers_the_embedded_model_after_migrate(db):
@@ -17,6 +12,7 @@ def test_it_registers_the_embedded_model_after_migrate(db):
     assert model.endpoints() == ["completions", "chat"]
     assert model.is_default and model.enabled
     assert Model.objects.default() == model
+    assert model.target().accepted_fields == LOCAL_ACCEPTED_FIELDS
 
 
 def test_it_is_idempotent(db):
