@@ -67,14 +67,17 @@ def validate_with(endpoint: str, data, errors: list) -> dict:
     fields = fields_for(endpoint)
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError("body", "the request body must be a JSON object")])
-    known = {f.name for f in fields}
-    for key in data:
-        if key not in known:
-            shown = _shown(key)
-            errors.append(FieldError(shown, f"{shown} is not a field of {PATHS[endpoint]}"))
-
+    errors = list(errors)
     # Fields that were given but are wrong: set, but not in the clean body.
     bad = {e.field.split(".")[0].split("[")[0] for e in errors}
+
+    known = {f.name for f in fields}
+    for key in data:
+        if not isinstance(key, str):
+            _add(errors, "body", "the request body has a key that is not a string")
+        elif key not in known:
+            _add(errors, _shown(key), f"{_shown(key)} is not a field of {PATHS[endpoint]}")
+
     clean = {}
     for f in fields:
         value = data.get(f.name)
@@ -97,8 +100,9 @@ def validate_with(endpoint: str, data, errors: list) -> dict:
     return clean
 
 
-def _shown(key) -> str:
-    key = str(key)
+def _shown(key: str) -> str:
+    """A caller's key as it may appear in a message: short, and encodable."""
+    key = key.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
     return key if len(key) <= 40 else key[:40] + "…"
 
 

@@ -58,7 +58,8 @@ def assert_sendable_or_refused(endpoint, body):
 
 @MODEST
 @given(endpoint=st.sampled_from(["completions", "chat"]),
-       body=st.dictionaries(st.sampled_from(NAMES) | st.text(max_size=5), JSON, max_size=8))
+       body=st.dictionaries(st.sampled_from(NAMES) | st.text(max_size=5) | st.integers(), JSON,
+                            max_size=8))
 def test_it_never_crashes_on_an_arbitrary_body(endpoint, body):
     assert_sendable_or_refused(endpoint, body)
 

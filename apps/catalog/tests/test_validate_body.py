@@ -90,3 +90,22 @@ def test_it_raises_a_failure_that_reads_as_its_messages():
 def test_it_refuses_an_unknown_endpoint_as_a_programming_error():
     with pytest.raises(ValueError):
         validate("embeddings", {"model": "m"})
+
+
+@pytest.mark.parametrize("key", [1, 10**5000, None, ("a",)], ids=["int", "huge", "none", "tuple"])
+def test_it_rejects_keys_that_are_not_strings(key):
+    assert errors("chat", {**chat(), key: 1}) == [
+        ("body", "the request body has a key that is not a string")]
+
+
+def test_it_keeps_messages_encodable_when_a_key_is_not():
+    ((name, message),) = errors("chat", chat(**{"x\ud800": 1}))
+    assert message == "x? is not a field of /v1/chat/completions"
+    message.encode("utf-8")
+
+
+def test_it_does_not_confuse_an_unknown_key_with_the_field_it_resembles():
+    assert errors("chat", chat(**{"temperature[0]": 1, "temperature": 5})) == [
+        ("temperature[0]", "temperature[0] is not a field of /v1/chat/completions"),
+        ("temperature", "temperature must be between 0 and 2"),
+    ]
