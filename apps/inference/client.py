@@ -65,7 +65,10 @@ def shared_client() -> httpx.AsyncClient:
             follow_redirects=False,
             # Loopback (the embedded model, test upstreams) never goes through
             # an HTTP(S)_PROXY from the environment; everything else may.
-            mounts={"all://127.0.0.1": httpx.AsyncHTTPTransport(limits=LIMITS)},
+            mounts={
+                "all://127.0.0.1": httpx.AsyncHTTPTransport(limits=LIMITS),
+                "all://localhost": httpx.AsyncHTTPTransport(limits=LIMITS),
+            },
         )
         _clients[loop] = client
     return client
@@ -270,8 +273,9 @@ async def _events(target, url, sent, chunks):
 
 async def _drain(source):
     # After [DONE] a well-behaved server ends the body at once; reading that
-    # end lets the connection go back to the pool. One that does not gets
-    # its connection closed instead of holding up the run.
+    # end lets a keep-alive connection go back to the pool (the openai SDK
+    # does the same). One that does not gets its connection closed instead of
+    # holding up the run.
     try:
         async with asyncio.timeout(0.05):
             async for _ in source:

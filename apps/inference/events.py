@@ -66,7 +66,8 @@ class Error:
     """The run failed. Always the last event of a stream.
 
     `code` is one of: unreachable, timeout, auth, not_found, bad_request,
-    rate_limited, upstream (5xx), protocol (malformed stream, error frame).
+    rate_limited, upstream (5xx, or the stream ended before every choice
+    finished), protocol (malformed stream, error frame).
     `message` is safe to show a user: it never holds a key, a secret header
     or a URL with credentials.
     """

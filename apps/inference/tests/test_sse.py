@@ -13,8 +13,12 @@ async def test_it_reassembles_json_split_across_network_chunks(upstream, upstrea
 
 async def test_it_keeps_a_multibyte_character_split_across_chunks(upstream, upstream_target):
     # One byte per network write: every multibyte character arrives in pieces.
+    # No charset in the Content-Type (as llama.cpp sends it): UTF-8 is assumed.
     upstream.behave(
-        chunks=["h\u00e9", "llo \u4e16\u754c ", "\U0001f600!"], byte_chunks=1, byte_delay=0
+        chunks=["h\u00e9", "llo \u4e16\u754c ", "\U0001f600!"],
+        byte_chunks=1,
+        byte_delay=0,
+        content_type="text/event-stream",
     )
     events = await collect(upstream_target, "completions", {"prompt": "x"})
     assert text_of(events) == "h\u00e9llo \u4e16\u754c \U0001f600!"
