@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
     path("history/", include("apps.history.urls")),
+    path("presets/", include("apps.presets.urls")),
     path("", include("apps.studio.urls")),
 ]

@@ -1,0 +1,135 @@
+"""Export presets as one JSON document, and import such a document back.
+
+An import is all or nothing: every preset is checked first (the body through
+the catalogue, with the preset's mode; the model by display name or upstream
+id), every problem is reported, and nothing is saved unless all are fine.
+"""
+
+import json
+
+from django.db import transaction
+
+from apps.catalog import ValidationFailed
+from apps.providers.models import Model
+
+from .models import EXPORT_FORMAT, EXPORT_VERSION, MODES, Preset, clean_body
+
+MAX_IMPORT_BYTES = 2_000_000
+MAX_IMPORT_PRESETS = 500
+ENTRY_KEYS = {"name", "description", "mode", "model", "body"}
+
+
+class ImportRefused(Exception):
+    def __init__(self, errors):
+        super().__init__("; ".join(errors))
+        self.errors = list(errors)
+
+
+def export_document(presets):
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "presets": [p.as_export() for p in presets],
+    }
+
+
+def export_json(presets):
+    return json.dumps(export_document(presets), indent=2, ensure_ascii=False) + "\n"
+
+
+def parse(raw: bytes):
+    """The document in an uploaded file; ImportRefused if it is not JSON."""
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise ImportRefused([f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB"])
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ImportRefused(["the file is not UTF-8 text"]) from None
+    except json.JSONDecodeError as e:
+        raise ImportRefused([f"the file is not valid JSON: {e.msg} (line {e.lineno})"]) from None
+
+
+def _entries(data):
+    if isinstance(data, dict) and "presets" in data:
+        if data.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
+            raise ImportRefused(
+                [f"the file is not a Playground preset export (format \"{EXPORT_FORMAT}\")"]
+            )
+        entries = data["presets"]
+    elif isinstance(data, list):
+        entries = data
+    elif isinstance(data, dict) and "body" in data:
+        entries = [data]  # one preset on its own
+    else:
+        raise ImportRefused(['the file must be a preset export: an object with a "presets" array'])
+    if not isinstance(entries, list):
+        raise ImportRefused(['"presets" must be an array'])
+    if not entries:
+        raise ImportRefused(["the file holds no presets"])
+    if len(entries) > MAX_IMPORT_PRESETS:
+        raise ImportRefused([f"a file may hold at most {MAX_IMPORT_PRESETS} presets"])
+    return entries
+
+
+def _check(i, entry, errors):
+    """(name, description, mode, model, clean body) or None, adding to errors."""
+    where = f"presets[{i}]"
+    if not isinstance(entry, dict):
+        errors.append(f"{where} must be an object")
+        return None
+    name = entry.get("name")
+    if isinstance(name, str) and name.strip():
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        where += f' ("{shown}")'
+    found = len(errors)
+    for key in sorted(set(entry) - ENTRY_KEYS, key=str):
+        errors.append(f"{where}: {str(key)[:40]} is not a preset field")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(f"{where}: name is required")
+    elif len(name) > 200:
+        errors.append(f"{where}: name must be at most 200 characters")
+    description = entry.get("description") or ""
+    if not isinstance(description, str):
+        errors.append(f"{where}: description must be a string")
+    mode = entry.get("mode")
+    if mode not in dict(MODES):
+        errors.append(f"{where}: mode must be completions or chat")
+        mode = None
+    model_name = entry.get("model")
+    model = None
+    if not isinstance(model_name, str) or not model_name:
+        errors.append(f"{where}: model is required (a model's name)")
+    else:
+        model = Model.objects.resolve(model_name)
+        shown = model_name if len(model_name) <= 80 else model_name[:80] + "…"
+        if model is None:
+            errors.append(f'{where}: unknown model "{shown}"')
+        elif mode and not getattr(model, f"serves_{mode}"):
+            errors.append(f'{where}: model "{shown}" does not serve {mode}')
+            model = None
+    body = entry.get("body")
+    if not isinstance(body, dict):
+        errors.append(f"{where}: body must be an object")
+    elif mode and model:
+        try:
+            body = clean_body(mode, model, body)
+        except ValidationFailed as e:
+            errors.extend(f"{where}: {err.message}" for err in e.errors)
+    if len(errors) > found:
+        return None
+    return name.strip(), description, mode, model, body
+
+
+def import_document(user, data):
+    """Create every preset in `data` for `user`, or none: raises ImportRefused."""
+    entries = _entries(data)
+    errors, checked = [], []
+    for i, entry in enumerate(entries):
+        checked.append(_check(i, entry, errors))
+    if errors:
+        raise ImportRefused(errors)
+    with transaction.atomic():
+        return [
+            Preset.create(user, name, description, mode, model, body)
+            for name, description, mode, model, body in checked
+        ]
