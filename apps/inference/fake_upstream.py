@@ -49,6 +49,7 @@ class Behaviour:
     text: str | None = None
     chunks: list[str] | None = None
     choices: list[list[str]] | None = None
+    count: int | None = None  # exactly this many chunks (the pieces above, repeated)
     finish_reason: str | None = None  # default: "stop", or "length" when max_tokens cut it
     # Chat only: tool calls to stream instead of text, e.g.
     # [{"name": "get_weather", "arguments": '{"city": "Paris"}'}]; arguments
@@ -447,13 +448,17 @@ class _Plan:
     def _pieces(self, i):
         b = self.b
         if b.choices is not None:
-            return list(b.choices[i])
-        if b.chunks is not None:
-            return list(b.chunks)
-        if b.text is not None:
-            return _words(b.text)
-        label = "Echo" if self.n == 1 else f"Echo #{i}"
-        return _words(f"{label}: {self.prompt}")
+            pieces = list(b.choices[i])
+        elif b.chunks is not None:
+            pieces = list(b.chunks)
+        elif b.text is not None:
+            pieces = _words(b.text)
+        else:
+            label = "Echo" if self.n == 1 else f"Echo #{i}"
+            pieces = _words(f"{label}: {self.prompt}")
+        if b.count is not None:
+            pieces = [pieces[k % len(pieces)] for k in range(b.count)]
+        return pieces
 
     def _base(self):
         return {

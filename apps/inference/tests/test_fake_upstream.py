@@ -49,3 +49,33 @@ def test_it_sees_the_client_hang_up(upstream):
         next(response.iter_lines())
     assert upstream.wait_disconnect(1.0)
     assert upstream.disconnects == 1
+
+
+def _ask_from_another_process(url, queue):
+    response = httpx.post(
+        f"{url}/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    queue.put(response.json()["choices"][0]["message"]["content"])
+
+
+def test_it_serves_a_client_in_another_process(upstream):
+    # As the browser tests' forked daphne server does: the behaviour set here
+    # applies there, and its requests are recorded here.
+    import multiprocessing
+
+    upstream.behave(text="scripted in the parent")
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_ask_from_another_process, args=(upstream.url, queue))
+    child.start()
+    child.join(10)
+    assert queue.get(timeout=1) == "scripted in the parent"
+    assert upstream.last.path == "/v1/chat/completions"
+
+
+def test_it_streams_a_given_number_of_chunks(upstream):
+    upstream.behave(text="la ", count=50)
+    body = {"prompt": "x", "stream": True}
+    with httpx.stream("POST", f"{upstream.url}/completions", json=body) as response:
+        data = [line for line in response.iter_lines() if line.startswith("data: {")]
+    assert len(data) == 50 + 1  # and the finish chunk
