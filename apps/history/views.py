@@ -1,25 +1,181 @@
+"""The history browser: the user's runs and conversations, newest first;
+filters and search; a run's request, response, metrics and code; re-run,
+fork and delete. Someone else's run or conversation is a 404."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.db import transaction
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
 
-from .models import Run
+from apps.presets.code import render_code
+from apps.presets.draft import Draft, open_in_playground
+from apps.providers.models import Model
+
+from .models import Conversation, Run
+
+PAGE_SIZE = 50
+MAX_QUERY = 200
 
 
 def get_own_run(user, uuid):
     """A run of this user's, or 404: someone else's run is not there."""
-    return get_object_or_404(Run.objects.select_related("conversation"), uuid=uuid, owner=user)
-
-
-@login_required
-def run_list(request):
-    runs = Run.objects.for_user(request.user).select_related("conversation").defer(
-        "request", "response"
+    return get_object_or_404(
+        Run.objects.select_related("conversation", "model__provider"), uuid=uuid, owner=user
     )
-    page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    return render(request, "history/run_list.html", {"page": page})
+
+
+def get_own_conversation(user, uuid):
+    return get_object_or_404(Conversation, uuid=uuid, owner=user)
+
+
+def _filters(request):
+    """The list's filters from the query string; anything unknown is ignored."""
+    get = request.GET
+    return {
+        "mode": get.get("mode") if get.get("mode") in dict(Conversation.MODES) else "",
+        "model": (get.get("model") or "")[:200],
+        "status": get.get("status") if get.get("status") in dict(Run.STATUSES) else "",
+        "q": " ".join((get.get("q") or "").split())[:MAX_QUERY],
+    }
+
+
+def filtered_runs(user, mode="", model="", status="", q=""):
+    runs = Run.objects.for_user(user)
+    if mode:
+        runs = runs.filter(endpoint=mode)
+    if model:
+        runs = runs.filter(model_name=model)
+    if status:
+        runs = runs.filter(status=status)
+    if q:
+        # A substring of the prompt or of the output. At tens of thousands of
+        # runs per user the (owner, -created) index keeps this a short scan of
+        # one user's rows (see bench/README.md); beyond, a trigram index would.
+        runs = runs.filter(Q(prompt_text__icontains=q) | Q(output_text__icontains=q))
+    # The list shows neither the request nor the response: do not load them.
+    return runs.select_related("conversation").defer(
+        "request", "response", "notices", "conversation__form"
+    )
 
 
 @login_required
+@require_GET
+def run_list(request):
+    filters = _filters(request)
+    page = Paginator(filtered_runs(request.user, **filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    model_names = (
+        Run.objects.for_user(request.user)
+        .order_by("model_name")
+        .values_list("model_name", flat=True)
+        .distinct()
+    )
+    context = {
+        "page": page,
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "query": query.urlencode(),
+        "modes": Conversation.MODES,
+        "statuses": Run.STATUSES,
+        "model_names": list(model_names),
+    }
+    # htmx swaps in the table alone; a history restore needs the whole page.
+    partial = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    template = "history/_runs.html" if partial else "history/run_list.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_GET
 def run_detail(request, uuid):
     run = get_own_run(request.user, uuid)
-    return render(request, "history/run_detail.html", {"run": run})
+    snippets = render_code(
+        run.request, run.endpoint, run.model, gateway_url=request.build_absolute_uri("/v1")
+    )
+    return render(request, "history/run_detail.html", {"run": run, "snippets": snippets})
+
+
+def _form_of(run):
+    """The playground form that sends this run's request again."""
+    model = run.model or Model.objects.resolve(run.model_name)
+    body = {k: v for k, v in run.request.items() if k != "model"}
+    return {"model": str(model.uuid) if model else "", "body": body}
+
+
+def _title(run):
+    if run.conversation and run.conversation.title:
+        return run.conversation.title
+    return " ".join(run.prompt_text.split())[:80] or "Untitled"
+
+
+@login_required
+@require_GET
+def rerun(request, uuid):
+    """The playground with this run's request as the form. Nothing is saved
+    until Run is pressed; the new run starts a new conversation."""
+    run = get_own_run(request.user, uuid)
+    form = _form_of(run)
+    draft = Draft(run.endpoint, form["model"], form["body"], title=f"Re-run: {_title(run)}")
+    return open_in_playground(request, draft)
+
+
+@login_required
+@require_POST
+def fork(request, uuid):
+    """A new conversation holding this run's request (and, for chat, its messages)."""
+    run = get_own_run(request.user, uuid)
+    form = _form_of(run)
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            owner=request.user,
+            mode=run.endpoint,
+            title=f"Fork: {_title(run)}"[:200],
+            form=form,
+            updated=timezone.now(),
+        )
+        if run.endpoint == "chat":
+            conversation.set_messages(run.request.get("messages") or [])
+    return redirect("studio:conversation", conversation.uuid)
+
+
+@login_required
+@require_POST
+def run_delete(request, uuid):
+    run = get_own_run(request.user, uuid)
+    run.delete()
+    messages.success(request, "Run deleted.")
+    return redirect("history:list")
+
+
+@login_required
+@require_GET
+def conversation_list(request):
+    conversations = (
+        Conversation.objects.filter(owner=request.user)
+        .annotate(run_count=Count("runs"))
+        .defer("form")
+        .order_by("-updated")  # an aggregate drops Meta.ordering
+    )
+    page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "history/conversation_list.html", {"page": page})
+
+
+@login_required
+@require_POST
+def conversation_delete(request, uuid):
+    conversation = get_own_conversation(request.user, uuid)
+    conversation.delete()
+    messages.success(request, "Conversation deleted, with its runs.")
+    return redirect("history:conversations")
