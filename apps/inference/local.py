@@ -11,8 +11,10 @@ server) inherits the URL and keeps using the parent's server; llama.cpp's
 threads do not survive a fork, and starting a second copy in the child is not
 safe with OpenMP.
 
-Measured here (2 CPU cores, CPU-only wheel): loads in ~0.6 s, ~95 tokens/s for
-one stream, ~150 tokens/s over 4 parallel streams, ~340 MB resident.
+Measured here (2 CPU cores, CPU-only wheel): loads in ~0.6 s; ~95 tokens/s
+for one stream and ~150 tokens/s over 4 parallel ones on an idle machine
+(~50 and ~75 with the CPU busy elsewhere); ~340 MB resident for a bare
+process with the model and its 4 x 2048-token context.
 """
 
 import importlib.util
