@@ -22,13 +22,18 @@ CHROMIUM = "/usr/bin/chromium"
 
 def pytest_configure(config):
     from django.conf import settings
+    from django.test.utils import override_settings
 
     # Tests serve static files straight from the source folders: no
     # collectstatic step, no manifest to go stale while developing.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    # override_settings (not plain assignment) so that a storage created
+    # before this point is dropped too.
+    override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ).enable()
 
 
 def _make_application():

@@ -52,7 +52,9 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     position = models.PositiveIntegerField()
     role = models.CharField(max_length=16)
     # A string, or a list of content blocks, or null (assistant with tool_calls).
@@ -68,6 +70,9 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "position"], name="message_position")
         ]
+
+    def __str__(self):
+        return f"{self.role} message {self.position}"
 
     @classmethod
     def from_dict(cls, conversation, position, m, run=None, save=False):

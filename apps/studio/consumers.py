@@ -81,13 +81,21 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.cancel()
         else:
             await self.send_json(
-                {"type": "errors", "errors": [{"field": "type", "message": "type must be run or stop"}]}
+                {
+                    "type": "errors",
+                    "errors": [{"field": "type", "message": "type must be run or stop"}],
+                }
             )
 
     async def start(self, content):
         if self.task and not self.task.done():
             await self.send_json(
-                {"type": "errors", "errors": [{"field": None, "message": "a run is already streaming; stop it first"}]}
+                {
+                    "type": "errors",
+                    "errors": [
+                        {"field": None, "message": "a run is already streaming; stop it first"}
+                    ],
+                }
             )
             return
         try:

@@ -8,9 +8,33 @@ import nh3
 # Markdown is rendered, then everything outside a small allow-list is stripped:
 # model output is untrusted (it may contain <script>, onerror=, javascript:).
 ALLOWED_TAGS = {
-    "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li",
-    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
-    "a", "del", "sup", "sub",
+    "p",
+    "br",
+    "hr",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "del",
+    "sup",
+    "sub",
 }
 
 
@@ -41,13 +65,20 @@ def result_context(run):
                 for call in message.get("tool_calls") or []
             ]
             choices.append(
-                {"index": choice.get("index", 0), "html": render_markdown(content),
-                 "finish_reason": choice.get("finish_reason"), "tool_calls": calls}
+                {
+                    "index": choice.get("index", 0),
+                    "html": render_markdown(content),
+                    "finish_reason": choice.get("finish_reason"),
+                    "tool_calls": calls,
+                }
             )
         else:
             choices.append(
-                {"index": choice.get("index", 0), "text": choice.get("text", ""),
-                 "finish_reason": choice.get("finish_reason")}
+                {
+                    "index": choice.get("index", 0),
+                    "text": choice.get("text", ""),
+                    "finish_reason": choice.get("finish_reason"),
+                }
             )
     return {"run": run, "choices": choices, "usage": response.get("usage")}
 

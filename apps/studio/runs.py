@@ -1,8 +1,11 @@
 """One playground run, from a websocket message to a stored Run.
 
-`prepare()` is sync database work (validate, resolve, create the Run);
-`execute()` streams the adapter's events to a callback and stores the outcome.
-The consumer and the tests both drive runs through these two functions.
+`prepare()` validates the message and resolves the model (database reads
+only) and builds the unsaved Conversation and Run; `execute()` saves them
+while the upstream request is already on its way, streams the adapter's
+events to a callback and stores the outcome. Writing the run first would put
+a database commit (tens of ms on SQLite, a queue behind other runs' writes)
+between Run and the first token.
 """
 
 import asyncio
@@ -15,7 +18,8 @@ from django.utils import timezone
 from apps.catalog import ValidationFailed, validate
 from apps.history.assemble import Assembly
 from apps.history.models import Conversation, Run
-from apps.inference import complete, stream
+from apps.inference import UpstreamError, complete, stream
+from apps.inference.client import prepare as prepare_wire_body
 from apps.inference.events import Delta, Error, Finish, Meta, Usage
 from apps.providers.models import Model
 
@@ -32,14 +36,14 @@ class Refused(Exception):
 
 @dataclass
 class Prepared:
-    run: Run
+    run: Run  # unsaved until record() has run
     target: object
     endpoint: str
     body: dict
 
 
 def prepare(user, message):
-    """Validate a run request from the page and create its Run.
+    """Validate a run request from the page and build its (unsaved) Run.
 
     message: {"mode", "model" (model uuid), "conversation" (uuid or null),
     "body" (every set field but model, JSON-typed)}.
@@ -47,7 +51,13 @@ def prepare(user, message):
     mode = message.get("mode")
     if mode not in MODES:
         raise Refused([{"field": "mode", "message": "mode must be completions or chat"}])
-    model = Model.objects.enabled().for_endpoint(mode).filter(uuid=_uuid(message.get("model"))).first()
+    model = (
+        Model.objects.enabled()
+        .for_endpoint(mode)
+        .select_related("provider")
+        .filter(uuid=_uuid(message.get("model")))
+        .first()
+    )
     if model is None:
         raise Refused([{"field": "model", "message": "choose a model that serves " + mode}])
     form_body = message.get("body")
@@ -58,26 +68,43 @@ def prepare(user, message):
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
 
+    target = model.target()
+    # What goes on the wire (minus fields the model does not accept, plus the
+    # adapter's stream settings) is what the run records as its request.
+    sent, _ = prepare_wire_body(target, mode, body, stream=_streams(body))
+
+    conversation = _conversation(user, mode, message.get("conversation"))
+    conversation.form = {"model": str(model.uuid), "body": form_body}
+    conversation.updated = timezone.now()
+    if not conversation.title:
+        conversation.title = _title(mode, body)
+    run = Run(
+        owner=user,
+        conversation=conversation,
+        endpoint=mode,
+        model=model,
+        model_name=model.display_name or model.upstream_id,
+        provider_name=model.provider.name,
+        request=sent,
+        prompt_text=_prompt_text(mode, body),
+    )
+    return Prepared(run=run, target=target, endpoint=mode, body=body)
+
+
+def record(prepared):
+    """Save the conversation (and, for chat, its thread as sent) and the run."""
+    run = prepared.run
     with transaction.atomic():
-        conversation = _conversation(user, mode, message.get("conversation"))
-        conversation.form = {"model": str(model.uuid), "body": form_body}
-        conversation.updated = timezone.now()
-        if not conversation.title:
-            conversation.title = _title(mode, body)
-        conversation.save()
-        if mode == "chat":
-            conversation.set_messages(body["messages"])
-        run = Run.objects.create(
-            owner=user,
-            conversation=conversation,
-            endpoint=mode,
-            model=model,
-            model_name=model.display_name or model.upstream_id,
-            provider_name=model.provider.name,
-            request=body,
-            prompt_text=_prompt_text(mode, body),
-        )
-    return Prepared(run=run, target=model.target(), endpoint=mode, body=body)
+        run.conversation.save()
+        if prepared.endpoint == "chat":
+            run.conversation.set_messages(prepared.body["messages"])
+        run.conversation = run.conversation  # re-point the FK at the saved row
+        run.save()
+
+
+def _streams(body):
+    # The playground streams unless the user turned streaming off.
+    return body.get("stream", True) is not False
 
 
 def _uuid(value):
@@ -125,12 +152,10 @@ def _title(mode, body):
 async def events(prepared):
     """The adapter's events for a prepared run; a non-streaming request is
     asked with complete() and replayed as events, so the page shows one path."""
-    if prepared.body.get("stream", False) or "stream" not in prepared.body:
+    if _streams(prepared.body):
         async for event in stream(prepared.target, prepared.endpoint, prepared.body):
             yield event
         return
-    from apps.inference import UpstreamError
-
     try:
         response = await complete(prepared.target, prepared.endpoint, prepared.body)
     except UpstreamError as e:
@@ -182,6 +207,8 @@ async def execute(prepared, send, stopped_status):
     """
     assembly = Assembly(prepared.endpoint)
     status = Run.COMPLETED
+    # A task of its own: it completes even if this one is cancelled.
+    recorded = asyncio.ensure_future(database_sync_to_async(record)(prepared))
     try:
         async for event in events(prepared):
             assembly.add(event)
@@ -198,11 +225,12 @@ async def execute(prepared, send, stopped_status):
     finally:
         assembly.end()
         # Shielded: the save must finish even though this task is being cancelled.
-        await asyncio.shield(_finish(prepared.run, status, assembly))
+        await asyncio.shield(_finish(recorded, prepared.run, status, assembly))
     return assembly
 
 
-async def _finish(run, status, assembly):
+async def _finish(recorded, run, status, assembly):
+    await recorded
     await database_sync_to_async(run.finish)(status, assembly, assembly.error)
     if run.endpoint == "chat" and status == Run.COMPLETED and assembly.choices:
         await database_sync_to_async(_append_reply)(run, assembly)

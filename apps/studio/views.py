@@ -51,7 +51,9 @@ def playground(request, mode, conv=None):
     if not body:
         # A new page: streaming on, like every playground.
         body = {"stream": True}
-    selected = form.get("model") or str(getattr(Model.objects.for_endpoint(mode).default(), "uuid", ""))
+    selected = form.get("model") or str(
+        getattr(Model.objects.for_endpoint(mode).default(), "uuid", "")
+    )
 
     fields = fields_for(mode)
     groups = [

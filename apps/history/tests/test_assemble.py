@@ -17,11 +17,31 @@ def test_it_rebuilds_a_completion_with_logprobs_and_usage():
     a = Assembly("completions", clock=clock)
     a.add(Meta(id="cmpl-1", model="m", created=5, system_fingerprint="fp"))
     clock.now = 100.25
-    a.add(Delta(0, "Hel", logprobs={"tokens": ["Hel"], "token_logprobs": [-0.1],
-                                   "top_logprobs": [{"Hel": -0.1}], "text_offset": [0]}))
+    a.add(
+        Delta(
+            0,
+            "Hel",
+            logprobs={
+                "tokens": ["Hel"],
+                "token_logprobs": [-0.1],
+                "top_logprobs": [{"Hel": -0.1}],
+                "text_offset": [0],
+            },
+        )
+    )
     clock.now = 100.5
-    a.add(Delta(0, "lo", logprobs={"tokens": ["lo"], "token_logprobs": [-0.2],
-                                  "top_logprobs": [{"lo": -0.2}], "text_offset": [3]}))
+    a.add(
+        Delta(
+            0,
+            "lo",
+            logprobs={
+                "tokens": ["lo"],
+                "token_logprobs": [-0.2],
+                "top_logprobs": [{"lo": -0.2}],
+                "text_offset": [3],
+            },
+        )
+    )
     a.add(Finish(0, "length"))
     a.add(Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5))
     clock.now = 101.25
@@ -33,13 +53,19 @@ def test_it_rebuilds_a_completion_with_logprobs_and_usage():
         "created": 5,
         "model": "m",
         "system_fingerprint": "fp",
-        "choices": [{
-            "text": "Hello",
-            "index": 0,
-            "finish_reason": "length",
-            "logprobs": {"tokens": ["Hel", "lo"], "token_logprobs": [-0.1, -0.2],
-                         "top_logprobs": [{"Hel": -0.1}, {"lo": -0.2}], "text_offset": [0, 3]},
-        }],
+        "choices": [
+            {
+                "text": "Hello",
+                "index": 0,
+                "finish_reason": "length",
+                "logprobs": {
+                    "tokens": ["Hel", "lo"],
+                    "token_logprobs": [-0.1, -0.2],
+                    "top_logprobs": [{"Hel": -0.1}, {"lo": -0.2}],
+                    "text_offset": [0, 3],
+                },
+            }
+        ],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
     assert a.ttft_ms == 250
@@ -51,8 +77,19 @@ def test_it_rebuilds_a_completion_with_logprobs_and_usage():
 def test_it_merges_tool_call_pieces_into_whole_calls():
     a = Assembly("chat")
     a.add(Delta(0, role="assistant"))
-    a.add(Delta(0, tool_calls=[{"index": 0, "id": "call_1", "type": "function",
-                                "function": {"name": "get_weather", "arguments": ""}}]))
+    a.add(
+        Delta(
+            0,
+            tool_calls=[
+                {
+                    "index": 0,
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": ""},
+                }
+            ],
+        )
+    )
     a.add(Delta(0, tool_calls=[{"index": 0, "function": {"arguments": '{"city": '}}]))
     a.add(Delta(0, tool_calls=[{"index": 0, "function": {"arguments": '"Paris"}'}}]))
     a.add(Finish(0, "tool_calls"))
@@ -60,8 +97,13 @@ def test_it_merges_tool_call_pieces_into_whole_calls():
     assert choice["message"] == {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": "call_1", "type": "function",
-                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
     }
     assert choice["finish_reason"] == "tool_calls"
 
@@ -82,7 +124,9 @@ def test_it_keeps_what_arrived_before_an_error_and_the_notices():
     a.add(Error("the upstream closed the stream early", code="protocol"))
     assert a.output_text() == "partial"
     assert a.error.code == "protocol"
-    assert a.notices == [{"field": "best_of", "message": "m does not accept best_of; it was not sent"}]
+    assert a.notices == [
+        {"field": "best_of", "message": "m does not accept best_of; it was not sent"}
+    ]
     assert a.response()["choices"][0]["finish_reason"] is None
     assert "usage" not in a.response()
 

@@ -110,7 +110,9 @@ def test_it_shows_a_validation_error_beside_its_field(signed_in, owner, app_url,
     assert not Run.objects.exists()
 
 
-def test_it_shows_model_output_as_text_never_as_markup(signed_in, owner, app_url, fake_model, upstream):
+def test_it_shows_model_output_as_text_never_as_markup(
+    signed_in, owner, app_url, fake_model, upstream
+):
     evil = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
     upstream.behave(chunks=[evil[:20], evil[20:]])
     page = signed_in(owner)

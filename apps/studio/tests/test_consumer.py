@@ -59,8 +59,8 @@ async def test_it_streams_a_completion_and_keeps_the_run(connect, owner, fake_mo
     assert run.response["choices"][0]["text"] == "Hello, world"
     assert run.response["choices"][0]["finish_reason"] == "stop"
     assert run.ttft_ms is not None and run.duration_ms >= run.ttft_ms
-    # What the upstream received is what the run says was sent.
-    assert upstream.requests[-1].json["temperature"] == 0.5
+    # What the upstream received is exactly what the run says was sent.
+    assert upstream.requests[-1].json == run.request
     await ws.disconnect()
 
 
@@ -180,14 +180,21 @@ async def test_it_continues_a_chat_and_keeps_the_thread(connect, owner, fake_mod
         {"role": "assistant", "content": "Hi there"},
         {"role": "user", "content": "How are you?"},
     ]
-    await ws.send_json_to(run_message(fake_model, mode="chat", conversation=conversation, messages=thread))
+    await ws.send_json_to(
+        run_message(fake_model, mode="chat", conversation=conversation, messages=thread)
+    )
     second = await receive_until(ws, "done")
     assert second[0]["conversation"] == conversation
     assert upstream.requests[-1].json["messages"] == thread
 
     conv = await database_sync_to_async(Conversation.objects.get)(uuid=conversation)
     stored = await database_sync_to_async(conv.thread)()
-    assert [m["content"] for m in stored] == ["Say hello", "Hi there", "How are you?", "Fine, thanks"]
+    assert [m["content"] for m in stored] == [
+        "Say hello",
+        "Hi there",
+        "How are you?",
+        "Fine, thanks",
+    ]
     assert await database_sync_to_async(conv.runs.count)() == 2
     await ws.disconnect()
 
@@ -234,3 +241,38 @@ async def test_it_runs_one_stream_at_a_time_per_socket(connect, owner, fake_mode
     await receive_until(ws, "done")
     await ws.disconnect()
     await asyncio.sleep(0)
+
+
+async def test_it_runs_without_streaming_when_stream_is_off(connect, owner, fake_model, upstream):
+    upstream.behave(text="all at once")
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model, stream=False))
+    messages = await receive_until(ws, "done")
+    assert deltas_text(messages) == "all at once"
+    run = await get_run(messages[0]["run"])
+    assert run.status == Run.COMPLETED
+    assert "stream" not in upstream.requests[-1].json
+    assert upstream.requests[-1].json == run.request
+    await ws.disconnect()
+
+
+async def test_it_tells_the_user_which_fields_the_model_does_not_accept(
+    connect, owner, fake_model, upstream
+):
+    fake_model.accepted_fields = ["model", "prompt", "stream", "stream_options", "temperature"]
+    await database_sync_to_async(fake_model.save)()
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model, temperature=0.2, echo=True))
+    messages = await receive_until(ws, "done")
+    notices = [m for m in messages if m["type"] == "notice"]
+    assert notices == [
+        {
+            "type": "notice",
+            "field": "echo",
+            "message": "echo-1 does not accept echo; it was not sent",
+        }
+    ]
+    assert "echo" not in upstream.requests[-1].json
+    run = await get_run(messages[0]["run"])
+    assert "echo" not in run.request
+    assert run.notices[0]["field"] == "echo"

@@ -38,14 +38,23 @@ def test_it_offers_only_models_that_serve_the_mode(client, owner, fake_model):
 
 def test_it_reopens_a_conversation_with_its_parameters_and_output(client, owner, fake_model):
     conv = Conversation.objects.create(
-        owner=owner, mode="completions", title="t",
+        owner=owner,
+        mode="completions",
+        title="t",
         form={"model": str(fake_model.uuid), "body": {"prompt": "Once upon", "temperature": 0.3}},
     )
     Run.objects.create(
-        owner=owner, conversation=conv, endpoint="completions", model=fake_model,
-        model_name="Echo", request={"model": "echo-1", "prompt": "Once upon"},
-        response={"choices": [{"index": 0, "text": "a time <script>x</script>", "finish_reason": "stop"}]},
-        output_text="a time", status=Run.COMPLETED,
+        owner=owner,
+        conversation=conv,
+        endpoint="completions",
+        model=fake_model,
+        model_name="Echo",
+        request={"model": "echo-1", "prompt": "Once upon"},
+        response={
+            "choices": [{"index": 0, "text": "a time <script>x</script>", "finish_reason": "stop"}]
+        },
+        output_text="a time",
+        status=Run.COMPLETED,
     )
     client.force_login(owner)
     html = client.get(f"/c/{conv.uuid}/").content.decode()
