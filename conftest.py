@@ -103,8 +103,11 @@ def pytest_collection_modifyitems(items):
 def _browser(django_db_setup):
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is not installed; `make test` installs it")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Generous: the embedded model shares two cores with the browser, the
+    # server and the test itself.
+    expect.set_options(timeout=30_000)
     pw = sync_playwright().start()
     # While Playwright runs, the test's own sync ORM calls (creating users,
     # reading runs) happen beside its loop; they are still plain sync code.
