@@ -1,6 +1,6 @@
 """Fixtures shared by every app's tests.
 
-- `app_url`: the real ASGI app under daphne, in a forked process, on a free
+- `app_url`: the real ASGI app under daphne, in a subprocess, on a free
   loopback port, against the test database (so pages and websockets are served
   exactly as in production).
 - `page`: a headless Debian Chromium page driven by Playwright.
@@ -8,7 +8,12 @@
 """
 
 import os
-from functools import partial
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,6 +21,7 @@ from django.contrib.auth import get_user_model
 # The local OpenAI-protocol test upstream and the embedded model server.
 pytest_plugins = ["apps.inference.testing"]
 
+ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -36,29 +42,63 @@ def pytest_configure(config):
     ).enable()
 
 
-def _make_application():
-    # Module level so the forked daphne process can build it.
-    from channels.routing import get_default_application
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    # Static files from the source folders, as Django's runserver does.
-    return ASGIStaticFilesHandler(get_default_application())
+
+def _database_url(settings_dict):
+    """The test database, as a DATABASE_URL for the server process."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = quote(settings_dict.get("USER") or "")
+    password = quote(settings_dict.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host = settings_dict.get("HOST") or "localhost"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{settings_dict['NAME']}"
 
 
 @pytest.fixture(scope="session")
-def _daphne(django_db_setup, django_db_blocker):
-    from daphne.testing import DaphneProcess
+def _daphne(django_db_setup, tmp_path_factory):
+    """daphne in a subprocess, started the way production starts it.
 
-    # Forked after the test database exists, so the child inherits its name.
-    with django_db_blocker.unblock():
-        process = DaphneProcess("127.0.0.1", partial(_make_application))
-        process.start()
-        if not process.ready.wait(timeout=30):
-            process.terminate()
-            raise RuntimeError("daphne did not start")
-    yield f"http://127.0.0.1:{process.port.value}"
+    A subprocess, not a fork: a forked child would inherit this process's
+    threads' state (asgiref's database executor, connection pools, the
+    embedded model's server) without the threads themselves.
+    """
+    from django.db import connection
+
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "PLAYGROUND_STATIC_FROM_SOURCE": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "playground.asgi:application"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"daphne did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
     process.terminate()
-    process.join(5)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @pytest.fixture

@@ -170,6 +170,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Static files straight from the source folders, no collectstatic step: for
+# development and for the test suite's live server.
+if DEBUG or envbool("PLAYGROUND_STATIC_FROM_SOURCE", False):
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = True
 
 # Behind TLS (a reverse proxy that terminates it): secure cookies, HSTS,
 # redirect to https. Off for the embedded shape on http://127.0.0.1:8000.

@@ -139,3 +139,71 @@ def test_it_lists_only_enabled_models(signed_in, owner, app_url, fake_model):
     page = signed_in(owner)
     page.goto(f"{app_url}/completions/")
     expect(page.locator("select[name=model] option", has_text="Echo")).to_have_count(0)
+
+
+def test_it_shows_each_choice_in_its_own_column(signed_in, owner, app_url, fake_model, upstream):
+    upstream.behave(choices=[["left ", "side"], ["right ", "side"]])
+    page = signed_in(owner)
+    page.goto(f"{app_url}/completions/")
+    choose_model(page, fake_model)
+    page.fill("[data-prompt]", "two please")
+    set_field(page, "n", "2")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    columns = page.locator("#output .choice")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0).locator(".stream-text")).to_have_text("left side")
+    expect(columns.nth(1).locator(".stream-text")).to_have_text("right side")
+
+
+def test_it_shows_token_probabilities_on_hover(signed_in, owner, app_url, local_model):
+    page = signed_in(owner)
+    page.goto(f"{app_url}/completions/")
+    choose_model(page, local_model)
+    page.fill("[data-prompt]", "One, two, three,")
+    set_field(page, "max_tokens", "5")
+    set_field(page, "logprobs", "3")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=60_000)
+    tokens = page.locator("#output .token[data-prob]")
+    assert tokens.count() >= 1
+    title = tokens.first.get_attribute("title")
+    # The chosen token with its probability, then the alternatives, one a line.
+    assert "%" in title.splitlines()[0]
+    assert len(title.splitlines()) >= 2
+    run = Run.objects.get()
+    assert run.response["choices"][0]["logprobs"]["tokens"]
+
+
+def test_it_shows_tool_calls_and_adds_the_tool_result_message(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    upstream.behave(tool_calls=[{"name": "get_weather", "arguments": '{"city": "Paris"}'}])
+    page = signed_in(owner)
+    page.goto(f"{app_url}/")
+    choose_model(page, fake_model)
+    page.locator("#messages .message").last.locator("[data-m=content]").fill("Weather in Paris?")
+    tools = '[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]'
+    page.locator("[data-field=tools]").evaluate("el => el.closest('details').open = true")
+    page.fill("[data-field=tools]", tools)
+    page.click("#run-button")
+    call = page.locator("#result .tool-call")
+    expect(call).to_contain_text("get_weather")
+    expect(call.locator("pre")).to_have_text('{\n  "city": "Paris"\n}')
+    call_id = call.get_attribute("data-id")
+    assert call_id
+
+    # The assistant turn with its tool_calls joined the thread; add the result.
+    expect(page.locator("#messages .message[data-role=assistant]")).to_have_count(1)
+    call.locator(".add-tool-result").click()
+    tool_row = page.locator("#messages .message").last
+    expect(tool_row).to_have_attribute("data-role", "tool")
+    expect(tool_row.locator("[data-m=tool_call_id]")).to_have_value(call_id)
+
+    tool_row.locator("[data-m=content]").fill('{"temperature": 21}')
+    upstream.behave(text="It is 21 degrees.")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    sent = upstream.last.json["messages"]
+    assert sent[-2]["tool_calls"][0]["id"] == call_id
+    assert sent[-1] == {"role": "tool", "content": '{"temperature": 21}', "tool_call_id": call_id}
