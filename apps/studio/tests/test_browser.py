@@ -183,7 +183,10 @@ def test_it_shows_tool_calls_and_adds_the_tool_result_message(
     page.goto(f"{app_url}/")
     choose_model(page, fake_model)
     page.locator("#messages .message").last.locator("[data-m=content]").fill("Weather in Paris?")
-    tools = '[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]'
+    tools = (
+        '[{"type": "function", "function": '
+        '{"name": "get_weather", "parameters": {"type": "object"}}}]'
+    )
     page.locator("[data-field=tools]").evaluate("el => el.closest('details').open = true")
     page.fill("[data-field=tools]", tools)
     page.click("#run-button")
