@@ -53,7 +53,9 @@ ALWAYS_SENT = frozenset({"model", "prompt", "messages", "stream", "stream_option
 # run their own loops. Keyed weakly, so a finished loop's client goes with it.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]"
 _clients = weakref.WeakKeyDictionary()
-LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=20, keepalive_expiry=30)
+# Every streaming run holds one connection for its whole length: the pool must
+# not be what caps how many runs a process streams at once.
+LIMITS = httpx.Limits(max_connections=2048, max_keepalive_connections=64, keepalive_expiry=30)
 
 
 def shared_client() -> httpx.AsyncClient:
