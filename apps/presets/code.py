@@ -73,6 +73,24 @@ def destination(model, gateway_url):
     return Destination("openai", base, "OPENAI_API_KEY", header_names=names)
 
 
+def sent_body(model, endpoint, body):
+    """What a playground run of this clean body sends upstream, and so stores
+    as its request: the adapter's body (fields the model does not accept
+    dropped, its stream settings added). The gateway adapts a body itself, so
+    code for the gateway sends the clean body."""
+    if model is None or model.provider.kind == Provider.Kind.LOCAL:
+        return body
+    from apps.inference.client import prepare
+    from apps.inference.target import Target
+
+    accepted = None if model.accepted_fields is None else frozenset(model.accepted_fields)
+    target = Target(kind=model.provider.kind, base_url=model.provider.base_url,
+                    model=model.upstream_id, accepted_fields=accepted)
+    # The playground streams unless streaming was turned off (apps/studio/runs.py).
+    sent, _ = prepare(target, endpoint, body, stream=body.get("stream", True) is not False)
+    return sent
+
+
 def render_code(body, endpoint, model, gateway_url="http://127.0.0.1:8000/v1"):
     """{"curl", "python", "javascript"} for sending `body` (model included) to
     `endpoint` ("completions" or "chat") of `model` (a providers Model, or None

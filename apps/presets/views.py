@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.catalog import ValidationFailed
 from apps.providers.models import Model
 
-from .code import render_code
+from .code import render_code, sent_body
 from .draft import Draft, open_in_playground
 from .models import MODES, Preset, clean_body
 from .transfer import MAX_IMPORT_BYTES, ImportRefused, export_json, import_document, parse
@@ -341,8 +341,8 @@ def code(request):
         if "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"errors": e.errors}, status=400)
         return render(request, "presets/_code.html", {"errors": e.errors}, status=400)
-    # Exactly what a run of this form would send and store (model first, like validate()).
-    body = {"model": model.upstream_id, **clean}
+    # Exactly what a run of this form would send and store.
+    body = sent_body(model, mode, {"model": model.upstream_id, **clean})
     snippets = render_code(body, mode, model, gateway_url=request.build_absolute_uri("/v1"))
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(snippets)

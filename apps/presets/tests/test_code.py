@@ -193,14 +193,28 @@ def test_the_code_endpoint_renders_the_form(client, owner, fake_model):
     response = client.post("/presets/code/", json.dumps(form), content_type="application/json",
                            HTTP_ACCEPT="application/json")
     snippets = response.json()
+    # What a run of this form sends: the adapter asks for usage when streaming.
     assert curl_body(snippets["curl"]) == {
         "model": "echo-1", "messages": [{"role": "user", "content": "Hi"}], "stream": True,
+        "stream_options": {"include_usage": True},
     }
     assert "-N " in snippets["curl"]
     html = client.post("/presets/code/", json.dumps(form),
                        content_type="application/json").content.decode()
     assert 'id="code-python"' in html and "data-copy" in html
     assert "http://testserver/v1" not in html  # an OpenAI-kind provider: its own URL
+
+
+def test_the_code_endpoint_leaves_out_what_the_model_does_not_take(client, owner, fake_model):
+    fake_model.accepted_fields = ["temperature"]
+    fake_model.save()
+    client.force_login(owner)
+    form = {"mode": "completions", "model": str(fake_model.uuid),
+            "body": {"prompt": "x", "temperature": 0.5, "seed": 3, "stream": False}}
+    response = client.post("/presets/code/", json.dumps(form), content_type="application/json",
+                           HTTP_ACCEPT="application/json")
+    assert curl_body(response.json()["curl"]) == {"model": "echo-1", "prompt": "x",
+                                                  "temperature": 0.5}
 
 
 def test_the_code_endpoint_shows_the_catalogues_errors(client, owner, fake_model):
