@@ -14,6 +14,7 @@ run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py ensure_admin
+	@echo "Playground: http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) playground.asgi:application
 
 test: setup-dev chromium

@@ -10,7 +10,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.inference import local  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
+
+# Load the embedded model while the server starts, not on the first run: the
+# first user should not wait for it. (Lazy start remains the fallback.)
+local.start_in_background()
 
 application = ProtocolTypeRouter(
     {

@@ -115,6 +115,22 @@ def ensure_started() -> tuple[str, str]:
         return _base_url, _api_key
 
 
+def start_in_background():
+    """Start the embedded server in a thread, if it is on (the ASGI app calls
+    this at start-up). A failure is logged here and raised again, with its
+    message, on the first run that needs the model."""
+    if not settings.PLAYGROUND_LOCAL_MODEL:
+        return
+
+    def start():
+        try:
+            ensure_started()
+        except Exception:
+            log.exception("the embedded model did not start")
+
+    threading.Thread(target=start, name="embedded-model-start", daemon=True).start()
+
+
 def local_base_url() -> str:
     """The embedded server's OpenAI base URL (…/v1), starting it if needed."""
     return ensure_started()[0]

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         User.objects.create_superuser(username=username, email="", password=password)
         self.stdout.write(
             self.style.SUCCESS(
-                "\nCreated the admin user. Sign in at http://127.0.0.1:8000/ with\n"
+                "\nCreated the admin user. Sign in with\n"
                 f"    username: {username}\n    password: {password}\n"
                 "(shown once; change it in /admin/).\n"
             )
