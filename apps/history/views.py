@@ -53,9 +53,9 @@ def filtered_runs(user, mode="", model="", status="", q=""):
     if status:
         runs = runs.filter(status=status)
     if q:
-        # A substring of the prompt or of the output. At tens of thousands of
-        # runs per user the (owner, -created) index keeps this a short scan of
-        # one user's rows (see bench/README.md); beyond, a trigram index would.
+        # A substring of the prompt or of the output: a scan of this user's
+        # rows along the (owner, -created) index, stopping at a page of
+        # matches (figures in bench/README.md).
         runs = runs.filter(Q(prompt_text__icontains=q) | Q(output_text__icontains=q))
     # The list shows neither the request nor the response: do not load them.
     return runs.select_related("conversation").defer(
@@ -63,21 +63,52 @@ def filtered_runs(user, mode="", model="", status="", q=""):
     )
 
 
+class Window:
+    """One page of search results, without counting every match.
+
+    A substring search reads each of the user's rows; a paginator's COUNT(*)
+    would read them all a second time. Fetching one row more than a page
+    tells whether there is a next page; the total is known only on the last.
+    """
+
+    def __init__(self, queryset, number, size):
+        self.number = number
+        rows = list(queryset[(number - 1) * size : number * size + 1])
+        self.object_list = rows[:size]
+        self.has_next = len(rows) > size
+        self.has_previous = number > 1
+        self.previous_page_number = number - 1
+        self.next_page_number = number + 1
+        self.count = None if self.has_next else (number - 1) * size + len(self.object_list)
+        self.num_pages = None if self.has_next else number
+        self.more_than = number * size
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self):
+        return len(self.object_list)
+
+
+def _page_number(value):
+    try:
+        return max(1, min(int(value), 1_000_000))
+    except (TypeError, ValueError):
+        return 1
+
+
 @login_required
 @require_GET
 def run_list(request):
     filters = _filters(request)
-    page = Paginator(filtered_runs(request.user, **filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    runs = filtered_runs(request.user, **filters)
+    if filters["q"]:
+        page = Window(runs, _page_number(request.GET.get("page")), PAGE_SIZE)
+    else:
+        page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+        page.count, page.num_pages = page.paginator.count, page.paginator.num_pages
     query = request.GET.copy()
     query.pop("page", None)
-    model_names = (
-        Run.objects.for_user(request.user)
-        .order_by("model_name")
-        .values_list("model_name", flat=True)
-        .distinct()
-    )
     context = {
         "page": page,
         "filters": filters,
@@ -85,7 +116,11 @@ def run_list(request):
         "query": query.urlencode(),
         "modes": Conversation.MODES,
         "statuses": Run.STATUSES,
-        "model_names": list(model_names),
+        # Suggestions only (any name can be typed): a DISTINCT over the
+        # user's runs cost more than the rest of the page at 10,000 runs.
+        "model_names": Model.objects.order_by("display_name").values_list(
+            "display_name", flat=True
+        ),
     }
     # htmx swaps in the table alone; a history restore needs the whole page.
     partial = request.headers.get("HX-Request") and not request.headers.get(

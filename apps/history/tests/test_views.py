@@ -100,6 +100,19 @@ def test_it_keeps_filters_across_pages(client, owner):
     client.force_login(owner)
     html = client.get("/history/?q=needle&status=running").content.decode()
     assert 'href="?q=needle&amp;status=running&amp;page=2"' in html
+    # A search does not count every match up front (see bench/README.md).
+    assert rows(html) == 50 and "More than 50 runs found" in html and "Page 1<" in html
+    html = client.get("/history/?q=needle&status=running&page=2").content.decode()
+    assert rows(html) == 1 and "51 runs found" in html and "Page 2 of 2" in html
+    assert rows(client.get("/history/?q=needle&page=x").content.decode()) == 50
+
+
+def test_it_suggests_model_names_and_filters_by_any(client, owner, echo):
+    make_run(owner, prompt_text="renamed since", model_name="Old name")
+    client.force_login(owner)
+    html = client.get("/history/").content.decode()
+    assert '<option value="Echo">' in html
+    assert "renamed since" in client.get("/history/?model=Old+name").content.decode()
 
 
 def test_it_answers_htmx_with_the_table_alone(client, owner):
