@@ -76,8 +76,16 @@
     saved.textContent = `Saved “${data.name}”, version ${data.version}. `;
     const link = Object.assign(document.createElement("a"), { href: data.url, className: "preset-link", textContent: "See the preset" });
     saved.append(link);
-    // Later saves from this page add versions to the preset just saved.
+    // From now on this page can add versions to the preset just saved.
     button.dataset.versionUrl = `${data.url}save/`;
+    if (!dialog.querySelector(".save-version")) {
+      const again = Object.assign(document.createElement("button"), {
+        type: "submit", value: "version", className: "save-version", textContent: "Save as a new version",
+      });
+      const saveNew = dialog.querySelector(".save-new");
+      saveNew.classList.add("secondary");
+      saveNew.before(again);
+    }
   }
 
   button.addEventListener("click", () => {

@@ -5,7 +5,10 @@
   "use strict";
 
   function selectTab(root, lang) {
-    root.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === lang)));
+    root.querySelectorAll("[data-tab]").forEach((b) => {
+      b.setAttribute("aria-selected", String(b.dataset.tab === lang));
+      b.classList.toggle("secondary", b.dataset.tab !== lang);  // the chosen tab is filled
+    });
     root.querySelectorAll(".code-snippet").forEach((s) => (s.hidden = s.dataset.lang !== lang));
   }
 

@@ -66,14 +66,30 @@ def test_it_saves_shares_forks_and_runs_a_preset(signed_in, app_url, owner, team
     assert run.request == sent_body(fake_model, "completions", {"model": "echo-1", **saved})
 
 
-def test_it_shows_the_catalogues_errors_when_saving(signed_in, app_url, owner, fake_model):
+def test_it_shows_errors_and_saves_versions_from_the_playground(signed_in, app_url, owner,
+                                                                 fake_model):
     page = signed_in(owner)
     completions_form(page, app_url, fake_model, "Hi", max_tokens="-3")
     page.click("#save-preset-button")
-    page.fill("#preset-dialog [name=name]", "Broken")
+    page.fill("#preset-dialog [name=name]", "Greeting")
     page.click("#preset-dialog .save-new")
     expect(page.locator("#preset-dialog .preset-errors")).to_contain_text("max_tokens")
     assert not Preset.objects.exists()
+
+    page.keyboard.press("Escape")
+    page.fill("[data-field=max_tokens]", "3")
+    page.click("#save-preset-button")
+    page.click("#preset-dialog .save-new")
+    expect(page.locator("#preset-dialog .preset-saved")).to_contain_text("version 1")
+    expect(page.locator("#preset-dialog .preset-errors")).to_be_empty()
+    page.keyboard.press("Escape")
+    page.fill("[data-prompt]", "Hello again")
+    page.click("#save-preset-button")
+    page.click("#preset-dialog .save-version")
+    expect(page.locator("#preset-dialog .preset-saved")).to_contain_text("version 2")
+    preset = Preset.objects.get()
+    assert preset.version(1).body["prompt"] == "Hi"
+    assert preset.latest.body["prompt"] == "Hello again"
 
 
 def test_it_exports_and_imports_presets(signed_in, app_url, owner, teammate, fake_model, tmp_path):
