@@ -41,6 +41,12 @@ SDK_PARAMS = {
 }
 
 
+# A run on the embedded model records the body llama.cpp was sent, in which
+# apps.inference.local.translate() renamed a few catalogue fields; the gateway
+# takes the catalogue's names.
+GATEWAY_NAMES = {"repeat_penalty": "repetition_penalty"}
+
+
 @dataclass(frozen=True)
 class Destination:
     kind: str  # "openai", "azure" or "gateway"
@@ -96,9 +102,11 @@ def render_code(body, endpoint, model, gateway_url="http://127.0.0.1:8000/v1"):
     `endpoint` ("completions" or "chat") of `model` (a providers Model, or None
     when the model is gone: then the gateway, by name)."""
     dest = destination(model, gateway_url)
-    if dest.kind == "gateway" and model is not None:
-        # The gateway knows models by display name (unique); upstream ids may repeat.
-        body = {**body, "model": model.display_name}
+    if dest.kind == "gateway":
+        body = {GATEWAY_NAMES.get(k, k): v for k, v in body.items()}
+        if model is not None:
+            # The gateway knows models by display name (unique); upstream ids may repeat.
+            body["model"] = model.display_name
     return {
         "curl": curl(body, endpoint, dest),
         "python": python(body, endpoint, dest),

@@ -179,6 +179,10 @@ def test_it_sends_the_embedded_model_through_the_gateway(db, settings):
     assert '"model": "SmolLM2"' in snippets["curl"]  # the gateway's name for it
     assert 'base_url="https://play.example/v1"' in snippets["python"]
     assert "process.env.PLAYGROUND_API_KEY" in snippets["javascript"]
+    # A run's stored request has llama.cpp's spelling; the gateway takes the catalogue's.
+    stored = {"model": "SmolLM2-135M-Instruct", "prompt": "Hi", "repeat_penalty": 1.2}
+    python = render_code(stored, "completions", model)["python"]
+    assert 'extra_body={"repetition_penalty": 1.2}' in python and "repeat_penalty" not in python
 
 
 def curl_body(curl):
