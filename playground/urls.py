@@ -6,5 +6,6 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("history/", include("apps.history.urls")),
     path("presets/", include("apps.presets.urls")),
+    path("", include("apps.gateway.urls")),  # /v1/ API and /settings/keys/
     path("", include("apps.studio.urls")),
 ]

@@ -1,0 +1,92 @@
+"""Gateway keys: what a script sends as `Authorization: Bearer <key>` to /v1.
+
+The secret is shown once, when it is created, and only its SHA-256 is stored.
+A slow, salted password hash (PBKDF2, argon2) exists to make guessing a
+*human-chosen* password expensive; a key here is 32 random bytes from
+`secrets`, so there is nothing to guess, and a plain digest lets each request
+find its key with one indexed lookup instead of a 100 ms hash per call. (The
+same reasoning as GitHub's and Stripe's API tokens.)
+
+Users see a key by its prefix ("pg-" and a few characters of the random part),
+which is enough to tell keys apart and to find a key's runs in history, but
+far too short to use.
+"""
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+SECRET_PREFIX = "pg-"
+# "pg-" + 7 random characters: ~42 bits shown, ~214 bits never shown again.
+PREFIX_LENGTH = 10
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class GatewayKeyQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+    def usable(self):
+        return self.filter(revoked__isnull=True, owner__is_active=True)
+
+    def authenticate(self, secret: str):
+        """The usable key with this secret, or None (unknown, revoked, or its
+        owner deactivated: a deactivated user's scripts stop with them)."""
+        if not secret.startswith(SECRET_PREFIX):
+            return None
+        return self.usable().select_related("owner").filter(digest=digest(secret)).first()
+
+
+class GatewayKey(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gateway_keys"
+    )
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. “CI evals”.")
+    prefix = models.CharField(max_length=PREFIX_LENGTH, editable=False)
+    # sha256 of the whole secret, hex. Never the secret.
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = GatewayKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "gateway key"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.name})"
+
+    @classmethod
+    def create(cls, owner, name):
+        """A new key and its secret. The secret exists only in the return
+        value: show it to the user once, store it nowhere."""
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            owner=owner, name=name, prefix=secret[:PREFIX_LENGTH], digest=digest(secret)
+        )
+        return key, secret
+
+    @property
+    def is_revoked(self):
+        return self.revoked is not None
+
+    def revoke(self):
+        """Stop accepting the key. Kept, not deleted: its runs still name it."""
+        if self.revoked is None:
+            self.revoked = timezone.now()
+            self.save(update_fields=["revoked"])
+
+    def touch(self):
+        # update(), not save(): a call must not overwrite a concurrent revoke.
+        self.last_used = timezone.now()
+        GatewayKey.objects.filter(pk=self.pk).update(last_used=self.last_used)
