@@ -1,11 +1,201 @@
-"""The page where users manage their gateway keys."""
+"""The OpenAI-compatible API (/v1) and the page where users manage their keys.
 
+A call, start to end (`answer()`):
+
+1. `api` checks the method and the key (auth.py) and turns any ApiError
+   into OpenAI's error JSON (errors.py).
+2. The body is parsed and validated by the catalogue, exactly as the
+   playground's form is; the model is resolved to an enabled model serving
+   the endpoint.
+3. A Call (calls.py) creates the Run and yields the adapter's events.
+4. Not streamed: the events are read to the end; the Assembly's response is
+   the answer. Streamed: events are read up to the first token, so a failure
+   before any output still gets its HTTP status (429, 502, 504); then the
+   rest streams as SSE (sse.py).
+
+The views are async: daphne serves them on its event loop, and a client that
+disconnects cancels the view's task, which closes the upstream request.
+"""
+
+import json
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.catalog import PATHS, ValidationFailed, validate
+from apps.inference import Delta, Error, Finish, Usage
+from apps.providers.crypto import SecretUnreadable
+from apps.providers.models import Model
+
+from . import errors, sse
+from .auth import authenticate
+from .calls import Call, db
+from .errors import ApiError
 from .models import GatewayKey
+
+# ---- the API ------------------------------------------------------------------
+
+
+def api(method):
+    """An API view: CSRF-exempt (there is no cookie to forge), one method,
+    a gateway key required; errors as OpenAI's JSON."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        async def wrapper(request, *args, **kwargs):
+            try:
+                if request.method != method:
+                    raise ApiError(
+                        405, f"Use {method} for {request.path}.", headers={"Allow": method}
+                    )
+                key = await authenticate(request)
+                return await view(request, key, *args, **kwargs)
+            except ApiError as error:
+                return error.response()
+
+        return wrapper
+
+    return decorate
+
+
+@api("GET")
+async def models(request, key):
+    found = await db(list, Model.objects.enabled().select_related("provider"))
+    return JsonResponse({"object": "list", "data": [model_object(m) for m in found]})
+
+
+@api("GET")
+async def model(request, key, name):
+    found = await db(Model.objects.resolve, name)
+    if found is None:
+        raise not_found(name)
+    return JsonResponse(model_object(found))
+
+
+def model_object(model):
+    return {
+        "id": model.display_name,
+        "object": "model",
+        "created": int(model.provider.created.timestamp()),
+        "owned_by": model.provider.name,
+    }
+
+
+@api("POST")
+async def completions(request, key):
+    return await answer(request, key, "completions")
+
+
+@api("POST")
+async def chat_completions(request, key):
+    return await answer(request, key, "chat")
+
+
+async def answer(request, key, endpoint):
+    body = parse(request)
+    try:
+        body = validate(endpoint, body)
+    except ValidationFailed as failed:
+        raise errors.validation_failed(failed.errors) from None
+    model = await db(resolve, body["model"], endpoint)
+    try:
+        call = Call(key, model, endpoint, body)
+    except SecretUnreadable:
+        raise ApiError(
+            502,
+            "The provider of this model is misconfigured (its key cannot be read); "
+            "ask the administrators.",
+            code="provider_unavailable",
+        ) from None
+
+    events = call.events()
+    if not call.streams:
+        async for _ in events:
+            pass
+        if call.assembly.error:
+            raise errors.from_upstream(call.assembly.error)
+        return JsonResponse(call.assembly.response())
+
+    # Hold the response until the first output (or a failure) so that a
+    # request the upstream refuses gets a real status, not a 200 whose
+    # stream says 429.
+    head = []
+    async for event in events:
+        head.append(event)
+        if isinstance(event, (Delta, Finish, Usage, Error)):
+            break
+    if call.assembly.error:
+        async for _ in events:  # already over; lets the call store its Run
+            pass
+        raise errors.from_upstream(call.assembly.error)
+    response = StreamingHttpResponse(sse.body(call, head, events), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    # Reverse proxies (nginx) must pass each event on at once.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def parse(request):
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(
+            413,
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            code="request_too_large",
+        ) from None
+    try:
+        # NaN and Infinity are not JSON, whatever Python's parser accepts.
+        body = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        raise errors.invalid_body() from None
+    if not isinstance(body, dict):
+        raise errors.invalid_body()
+    return body
+
+
+def _not_json(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def resolve(name, endpoint):
+    model = Model.objects.resolve(name)
+    if model is None:
+        raise not_found(name)
+    if not getattr(model, f"serves_{endpoint}"):
+        other = PATHS["chat" if endpoint == "completions" else "completions"]
+        raise ApiError(
+            400,
+            f"The model {_quoted(name)} does not serve {PATHS[endpoint]}; try {other}.",
+            param="model",
+            code="model_not_supported",
+        )
+    return model
+
+
+def not_found(name):
+    return ApiError(
+        404,
+        f"The model {_quoted(name)} does not exist or is not enabled here; "
+        "GET /v1/models lists the models you can use.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def _quoted(name):
+    return f"'{name[:100]}…'" if len(name) > 100 else f"'{name}'"
+
+
+# ---- the keys page ------------------------------------------------------------
 
 
 @login_required

@@ -1,0 +1,98 @@
+"""Every error the gateway answers, in OpenAI's shape:
+
+    {"error": {"message": ..., "type": ..., "param": ..., "code": ...}}
+
+Statuses (the openai SDK raises the class in brackets):
+
+- 400 invalid_request_error [BadRequestError]: the body is not a JSON object;
+  the model exists but does not serve this endpoint (doc 004's 400, "invalid
+  model endpoint specified"); the upstream refused a request it understood.
+- 401 [AuthenticationError]: no key, or an unknown or revoked one.
+- 404 model_not_found [NotFoundError]: no enabled model by that name (doc 004).
+- 422 [UnprocessableEntityError]: the body is JSON but the catalogue rejects
+  it. Doc 004, the only seed that documents error statuses, answers validation
+  errors with 422 and a `detail` list; we send that list *and* the OpenAI
+  `error` object (message: every catalogue message joined, param: the first
+  field), so FastAPI-style clients read `detail` and the openai SDK reads
+  `error`. RFC 9110 agrees: 400 for what cannot be parsed, 422 for content
+  that parses but cannot be processed.
+- 429 [RateLimitError]: the upstream is rate limiting; its Retry-After is passed on.
+- 502 [InternalServerError]: the upstream failed, was unreachable, broke the
+  protocol, or refused the provider's own key (the client cannot fix that).
+- 504 [InternalServerError]: the upstream timed out.
+"""
+
+import math
+
+from django.http import JsonResponse
+
+# See the docstring; OpenAI itself would answer 400 here.
+VALIDATION_STATUS = 422
+
+# The adapter's error codes (apps.inference.events.Error) -> our status.
+UPSTREAM_STATUS = {
+    "bad_request": 400,
+    "rate_limited": 429,
+    "timeout": 504,
+    "internal": 500,
+}
+TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
+         405: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+class ApiError(Exception):
+    def __init__(self, status, message, *, param=None, code=None, headers=None, detail=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+        self.detail = detail
+
+    def body(self):
+        error = {
+            "message": self.message,
+            "type": TYPES.get(self.status, "api_error"),
+            "param": self.param,
+            "code": self.code,
+        }
+        body = {"error": error}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return body
+
+    def response(self):
+        return JsonResponse(self.body(), status=self.status, headers=self.headers)
+
+
+def invalid_body():
+    return ApiError(400, "We could not parse the JSON body of your request: send a JSON object.")
+
+
+def validation_failed(errors):
+    """The catalogue's FieldErrors, with the same messages as the playground."""
+    return ApiError(
+        VALIDATION_STATUS,
+        "; ".join(e.message for e in errors),
+        param=errors[0].field,
+        detail=[
+            {
+                "loc": ["body"] if e.field == "body" else ["body", e.field],
+                "msg": e.message,
+                "type": "value_error",
+            }
+            for e in errors
+        ],
+    )
+
+
+def from_upstream(error):
+    """An apps.inference Error event. Its message is already safe to show: the
+    adapter never puts a key, header value or credentialed URL in it."""
+    status = UPSTREAM_STATUS.get(error.code, 502)
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(math.ceil(error.retry_after))
+    code = "rate_limit_exceeded" if status == 429 else f"upstream_{error.code}"
+    return ApiError(status, error.message, code=code, headers=headers)

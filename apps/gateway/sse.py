@@ -1,0 +1,108 @@
+"""The streamed answer: OpenAI's server-sent events, rebuilt from the adapter's
+normalized events (so every backend streams the same way to the client).
+
+    data: {"id": ..., "object": "chat.completion.chunk", "choices": [...]}\n\n
+    ...
+    data: [DONE]\n\n
+
+- One chunk per Delta or Finish, for one choice; a chat choice's first chunk
+  carries `"role": "assistant"`, and each choice ends with a chunk holding
+  only its finish_reason.
+- With `stream_options.include_usage`, every chunk has `"usage": null` and a
+  last chunk has the usage and `"choices": []` (OpenAI's schema, doc 003).
+- An error after the stream started is a frame `data: {"error": {...}}` and
+  then the end of the body, without [DONE]: the openai SDK raises APIError on
+  that frame, and for any client [DONE] keeps meaning "complete".
+"""
+
+import json
+from contextlib import aclosing
+
+from apps.inference import Delta, Error, Finish, Meta, Usage
+
+from . import errors
+
+DONE = b"data: [DONE]\n\n"
+
+
+def frame(payload: dict) -> bytes:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+class Chunks:
+    """Builds the chunk objects of one call."""
+
+    def __init__(self, endpoint, include_usage):
+        self.chat = endpoint == "chat"
+        self.include_usage = include_usage
+        self.head = {}
+        self.roled = set()  # chat choices whose role was sent
+
+    def frame(self, event) -> bytes | None:
+        chunk = self.chunk(event)
+        return frame(chunk) if chunk is not None else None
+
+    def chunk(self, event) -> dict | None:
+        if isinstance(event, Meta):
+            self.head = {
+                "id": event.id,
+                "object": "chat.completion.chunk" if self.chat else "text_completion",
+                "created": event.created,
+                "model": event.model,
+            }
+            if event.system_fingerprint:
+                self.head["system_fingerprint"] = event.system_fingerprint
+            return None
+        if isinstance(event, Delta):
+            return self._choice(event.index, event, None)
+        if isinstance(event, Finish):
+            return self._choice(event.index, None, event.reason)
+        if isinstance(event, Usage) and self.include_usage:
+            usage = {
+                "prompt_tokens": event.prompt_tokens,
+                "completion_tokens": event.completion_tokens,
+                "total_tokens": event.total_tokens,
+            }
+            return {**self.head, "choices": [], "usage": usage}
+        return None  # Notices are recorded on the Run, not streamed
+
+    def _choice(self, index, delta, finish_reason):
+        logprobs = delta.logprobs if delta else None
+        if self.chat:
+            body = {}
+            if index not in self.roled:
+                self.roled.add(index)
+                body = {"role": (delta and delta.role) or "assistant", "content": ""}
+            if delta:
+                if delta.text:
+                    body["content"] = delta.text
+                if delta.tool_calls:
+                    body["tool_calls"] = delta.tool_calls
+            choice = {"index": index, "delta": body, "logprobs": logprobs}
+        else:
+            choice = {"text": delta.text if delta else "", "index": index, "logprobs": logprobs}
+        choice["finish_reason"] = finish_reason
+        chunk = {**self.head, "choices": [choice]}
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+
+async def body(call, head, rest):
+    """The response body: the events already read (`head`, up to the first
+    token), then the rest of the call's events. The last frame ([DONE] or
+    the error) is sent only once the events ran out, that is once the Run is
+    stored: a client that has seen the end of the stream finds its record."""
+    chunks = Chunks(call.endpoint, (call.body.get("stream_options") or {}).get("include_usage"))
+    error = None
+    for event in head:
+        if data := chunks.frame(event):
+            yield data
+    async with aclosing(rest):
+        async for event in rest:
+            if isinstance(event, Error):
+                error = event  # always the last event
+            elif data := chunks.frame(event):
+                yield data
+    yield frame(errors.from_upstream(error).body()) if error else DONE
