@@ -8,9 +8,9 @@ from apps.providers.models import ensure_local_provider
 
 
 @pytest.fixture
-def local(embedded_model, transactional_db):
-    # Requested before app_url: the server process is forked after the
-    # embedded model started, so it uses the same llama.cpp server.
+def local(transactional_db):
+    # The server process starts its own embedded model on first use; the
+    # database is flushed between tests, so the model is registered each time.
     return ensure_local_provider().display_name
 
 
