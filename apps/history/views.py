@@ -53,9 +53,9 @@ def filtered_runs(user, mode="", model="", status="", q=""):
     if status:
         runs = runs.filter(status=status)
     if q:
-        # A substring of the prompt or of the output: a scan of this user's
-        # rows along the (owner, -created) index, stopping at a page of
-        # matches (figures in bench/README.md).
+        # A substring of the prompt or of the output: on SQLite a scan of this
+        # user's rows, on PostgreSQL the trigram indexes of history's migration
+        # 0002 (figures in bench/README.md).
         runs = runs.filter(Q(prompt_text__icontains=q) | Q(output_text__icontains=q))
     # The list shows neither the request nor the response: do not load them.
     return runs.select_related("conversation").defer(
