@@ -86,15 +86,14 @@ def sent_body(model, endpoint, body):
     code for the gateway sends the clean body."""
     if model is None or model.provider.kind == Provider.Kind.LOCAL:
         return body
-    from apps.inference.client import prepare
     from apps.inference.target import Target
+    from apps.studio.runs import wire_body
 
     accepted = None if model.accepted_fields is None else frozenset(model.accepted_fields)
+    # No key: only the body is needed, and it never holds one.
     target = Target(kind=model.provider.kind, base_url=model.provider.base_url,
                     model=model.upstream_id, accepted_fields=accepted)
-    # The playground streams unless streaming was turned off (apps/studio/runs.py).
-    sent, _ = prepare(target, endpoint, body, stream=body.get("stream", True) is not False)
-    return sent
+    return wire_body(target, endpoint, body)
 
 
 def render_code(body, endpoint, model, gateway_url="http://127.0.0.1:8000/v1"):

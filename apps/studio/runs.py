@@ -69,9 +69,7 @@ def prepare(user, message):
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
 
     target = model.target()
-    # What goes on the wire (minus fields the model does not accept, plus the
-    # adapter's stream settings) is what the run records as its request.
-    sent, _ = prepare_wire_body(target, mode, body, stream=_streams(body))
+    sent = wire_body(target, mode, body)
 
     conversation = _conversation(user, mode, message.get("conversation"))
     conversation.form = {"model": str(model.uuid), "body": form_body}
@@ -100,6 +98,14 @@ def record(prepared):
             run.conversation.set_messages(prepared.body["messages"])
         run.conversation = run.conversation  # re-point the FK at the saved row
         run.save()
+
+
+def wire_body(target, endpoint, body):
+    """What a playground run of this clean body sends upstream, and so records
+    as its request: minus the fields the model does not accept, plus the
+    adapter's stream settings. ("View code" shows the same.)"""
+    sent, _ = prepare_wire_body(target, endpoint, body, stream=_streams(body))
+    return sent
 
 
 def _streams(body):

@@ -44,9 +44,14 @@ def conversation(request, uuid):
     return playground(request, conv.mode, conv)
 
 
-def playground(request, mode, conv=None):
+def playground(request, mode, conv=None, form=None, title=""):
+    """The playground page: a new one, a conversation to continue (`conv`), or
+    a form to start from without a conversation yet (`form`, {"model": uuid,
+    "body": {...}}: a preset, a past run), which the first Run will create."""
     models = list(Model.objects.enabled().for_endpoint(mode).select_related("provider"))
-    form = conv.form if conv else {}
+    if conv is not None:
+        form, title = conv.form, conv.title
+    form = form or {}
     body = form.get("body") or {}
     if not body:
         # A new page: streaming on, like every playground.
@@ -67,12 +72,13 @@ def playground(request, mode, conv=None):
         "models": models,
         "selected_model": selected,
         "conversation": conv,
+        "title": title,
         "initial": body,
         "groups": [(title, fs) for title, fs in groups if fs],
         "suffix_field": next((f for f in fields if f.name == "suffix"), None),
         "prompts": _prompts(body),
         "prompt_is_tokens": _is_token_prompt(body.get("prompt")),
-        "thread": conv.thread() if conv and mode == "chat" else DEFAULT_MESSAGES,
+        "thread": (conv.thread() if conv else body.get("messages")) or DEFAULT_MESSAGES,
         "last_run": last_run,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
