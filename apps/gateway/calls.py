@@ -23,11 +23,10 @@ from contextlib import aclosing
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from apps.history.assemble import Assembly
+from apps.history.assemble import Assembly, events_from_response, prompt_text
 from apps.history.models import Run
 from apps.inference import Error, Meta, Notice, UpstreamError, complete, stream
 from apps.inference.client import prepare
-from apps.studio.runs import events_from_response
 
 ID_PREFIX = {"completions": "cmpl", "chat": "chatcmpl"}
 
@@ -134,18 +133,3 @@ class Call:
         )
 
 
-def prompt_text(endpoint, body):
-    """The prompt as plain text, for history's search and lists."""
-    if endpoint == "completions":
-        prompt = body["prompt"]
-        if isinstance(prompt, str):
-            return prompt
-        return "\n\n".join(p for p in prompt if isinstance(p, str))
-    parts = []
-    for message in body["messages"]:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(b.get("text", "") for b in content if isinstance(b, dict))
-    return "\n\n".join(parts)

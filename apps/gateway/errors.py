@@ -4,18 +4,18 @@
 
 Statuses (the openai SDK raises the class in brackets):
 
-- 400 invalid_request_error [BadRequestError]: the body is not a JSON object;
-  the model exists but does not serve this endpoint (doc 004's 400, "invalid
-  model endpoint specified"); the upstream refused a request it understood.
+- 400 invalid_request_error [BadRequestError]: the body is not a JSON object,
+  or it is JSON the catalogue rejects; the model exists but does not serve
+  this endpoint (doc 004's 400, "invalid model endpoint specified"); the
+  upstream refused a request it understood.
 - 401 [AuthenticationError]: no key, or an unknown or revoked one.
 - 404 model_not_found [NotFoundError]: no enabled model by that name (doc 004).
-- 422 [UnprocessableEntityError]: the body is JSON but the catalogue rejects
-  it. Doc 004, the only seed that documents error statuses, answers validation
-  errors with 422 and a `detail` list; we send that list *and* the OpenAI
-  `error` object (message: every catalogue message joined, param: the first
-  field), so FastAPI-style clients read `detail` and the openai SDK reads
-  `error`. RFC 9110 agrees: 400 for what cannot be parsed, 422 for content
-  that parses but cannot be processed.
+  A rejected body carries OpenAI's `error` object (message: every catalogue
+  message joined, param: the first field) *and* doc 004's `detail` list
+  (`[{loc: ["body", field], msg, type}]`). Doc 004 answers validation with
+  422, OpenAI (and vLLM) with 400; a gateway for the openai SDK answers as
+  OpenAI does, so code that catches BadRequestError keeps working, while
+  FastAPI-style clients still find `detail`.
 - 429 [RateLimitError]: the upstream is rate limiting; its Retry-After is passed on.
 - 502 [InternalServerError]: the upstream failed, was unreachable, broke the
   protocol, or refused the provider's own key (the client cannot fix that).
@@ -26,8 +26,8 @@ import math
 
 from django.http import JsonResponse
 
-# See the docstring; OpenAI itself would answer 400 here.
-VALIDATION_STATUS = 422
+# See the docstring: OpenAI's status, doc 004's `detail` list in the body.
+VALIDATION_STATUS = 400
 
 # The adapter's error codes (apps.inference.events.Error) -> our status.
 UPSTREAM_STATUS = {

@@ -11,6 +11,24 @@ import time
 from apps.inference.events import Delta, Error, Finish, Meta, Notice, Usage
 
 
+def prompt_text(endpoint, body):
+    """The prompt of a clean request body as plain text, for history's search
+    and lists (text content blocks included, token-id prompts left out)."""
+    if endpoint == "completions":
+        prompt = body["prompt"]
+        if isinstance(prompt, str):
+            return prompt
+        return "\n\n".join(p for p in prompt if isinstance(p, str))
+    parts = []
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(b.get("text", "") for b in content if isinstance(b, dict))
+    return "\n\n".join(parts)
+
+
 class Choice:
     def __init__(self, index):
         self.index = index
@@ -168,3 +186,37 @@ class Assembly:
 
     def output_text(self):
         return "\n\n".join(self.choices[i].content for i in sorted(self.choices))
+
+
+def events_from_response(endpoint, response):
+    """A whole (non-streamed) response as the events a stream of it would
+    give, so one path shows and stores both."""
+    yield Meta(
+        id=response.get("id"),
+        model=response.get("model"),
+        created=response.get("created"),
+        system_fingerprint=response.get("system_fingerprint"),
+    )
+    for choice in response.get("choices", []):
+        index = choice.get("index", 0)
+        if endpoint == "completions":
+            yield Delta(index=index, text=choice.get("text") or "", logprobs=choice.get("logprobs"))
+        else:
+            message = choice.get("message") or {}
+            yield Delta(
+                index=index,
+                role=message.get("role"),
+                text=message.get("content") or "",
+                tool_calls=[dict(c, index=i) for i, c in enumerate(message.get("tool_calls") or [])]
+                or None,
+                logprobs=choice.get("logprobs"),
+            )
+        yield Finish(index=index, reason=choice.get("finish_reason"))
+    usage = response.get("usage")
+    if usage:
+        yield Usage(
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            total_tokens=usage.get("total_tokens", 0),
+            raw=usage,
+        )

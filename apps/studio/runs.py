@@ -16,11 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.catalog import ValidationFailed, validate
-from apps.history.assemble import Assembly
+from apps.history.assemble import Assembly, events_from_response, prompt_text
 from apps.history.models import Conversation, Run
 from apps.inference import UpstreamError, complete, stream
 from apps.inference.client import prepare as prepare_wire_body
-from apps.inference.events import Delta, Error, Finish, Meta, Usage
+from apps.inference.events import Error
 from apps.providers.models import Model
 
 MODES = ("completions", "chat")
@@ -84,7 +84,7 @@ def prepare(user, message):
         model_name=model.display_name or model.upstream_id,
         provider_name=model.provider.name,
         request=sent,
-        prompt_text=_prompt_text(mode, body),
+        prompt_text=prompt_text(mode, body),
     )
     return Prepared(run=run, target=target, endpoint=mode, body=body)
 
@@ -134,24 +134,8 @@ def _conversation(user, mode, conversation_uuid):
     return conversation
 
 
-def _prompt_text(mode, body):
-    if mode == "completions":
-        prompt = body["prompt"]
-        if isinstance(prompt, str):
-            return prompt
-        return "\n\n".join(p for p in prompt if isinstance(p, str))
-    parts = []
-    for m in body["messages"]:
-        content = m.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(b.get("text", "") for b in content if isinstance(b, dict))
-    return "\n\n".join(parts)
-
-
 def _title(mode, body):
-    text = " ".join(_prompt_text(mode, body).split())
+    text = " ".join(prompt_text(mode, body).split())
     return text[:80] or "Untitled"
 
 
@@ -169,38 +153,6 @@ async def events(prepared):
         return
     for event in events_from_response(prepared.endpoint, response):
         yield event
-
-
-def events_from_response(endpoint, response):
-    yield Meta(
-        id=response.get("id"),
-        model=response.get("model"),
-        created=response.get("created"),
-        system_fingerprint=response.get("system_fingerprint"),
-    )
-    for choice in response.get("choices", []):
-        index = choice.get("index", 0)
-        if endpoint == "completions":
-            yield Delta(index=index, text=choice.get("text") or "", logprobs=choice.get("logprobs"))
-        else:
-            message = choice.get("message") or {}
-            yield Delta(
-                index=index,
-                role=message.get("role"),
-                text=message.get("content") or "",
-                tool_calls=[dict(c, index=i) for i, c in enumerate(message.get("tool_calls") or [])]
-                or None,
-                logprobs=choice.get("logprobs"),
-            )
-        yield Finish(index=index, reason=choice.get("finish_reason"))
-    usage = response.get("usage")
-    if usage:
-        yield Usage(
-            prompt_tokens=usage.get("prompt_tokens", 0),
-            completion_tokens=usage.get("completion_tokens", 0),
-            total_tokens=usage.get("total_tokens", 0),
-            raw=usage,
-        )
 
 
 async def execute(prepared, send, stopped_status):

@@ -109,16 +109,16 @@ def test_it_answers_413_for_a_body_over_the_upload_limit(app_url, fake_model, se
     assert response.json()["error"]["code"] == "request_too_large"
 
 
-def test_it_answers_422_with_the_catalogues_messages(sdk, fake_model):
+def test_it_answers_400_with_the_catalogues_messages_and_a_detail_list(sdk, fake_model):
     body = {"model": "Echo", "prompt": "x", "temperature": 5, "n": 0}
     with pytest.raises(ValidationFailed) as expected:
         validate("completions", body)
     messages = [e.message for e in expected.value.errors]
 
-    with pytest.raises(openai.UnprocessableEntityError) as raised:
+    with pytest.raises(openai.BadRequestError) as raised:
         sdk.completions.create(**body)
     error = raised.value
-    assert error.status_code == 422
+    assert error.status_code == 400
     # The playground's messages, joined; param names the first field.
     assert error.message.endswith("; ".join(messages))
     assert error.param == "temperature"
@@ -132,7 +132,7 @@ def test_it_answers_422_with_the_catalogues_messages(sdk, fake_model):
 
 
 def test_it_validates_chat_bodies_and_unknown_fields(sdk, fake_model):
-    with pytest.raises(openai.UnprocessableEntityError) as raised:
+    with pytest.raises(openai.BadRequestError) as raised:
         sdk.chat.completions.create(
             model="Echo", messages=[{"role": "tool", "content": "x"}], extra_body={"colour": 1}
         )
@@ -141,7 +141,7 @@ def test_it_validates_chat_bodies_and_unknown_fields(sdk, fake_model):
             "type": "value_error"} in detail
     assert ["body", "messages[0].tool_call_id"] in [d["loc"] for d in detail]
 
-    with pytest.raises(openai.UnprocessableEntityError) as raised:
+    with pytest.raises(openai.BadRequestError) as raised:
         sdk.completions.create(model="Echo", prompt="x", stream_options={"include_usage": True})
     assert raised.value.param == "stream_options"
 
