@@ -103,6 +103,15 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         except runs.Refused as e:
             await self.send_json({"type": "errors", "errors": e.errors})
             return
+        except Exception:
+            # A bug must cost one run, not the socket (the page would think a
+            # run it never started was lost).
+            log.exception("preparing a run failed")
+            await self.send_json(
+                {"type": "errors", "errors": [{"field": None, "message": "internal error: the "
+                                               "run was not started"}]}
+            )
+            return
         self.stopping = False
         self.prepared = prepared
         await self.send_json(
@@ -134,6 +143,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.send_done(prepared, assembly)
 
     async def send_done(self, prepared, assembly=None):
+        if prepared.finished is not None:
+            await asyncio.shield(prepared.finished)
         run = prepared.run
         html = await database_sync_to_async(render_to_string)(
             "studio/_result.html", result_context(run)

@@ -21,6 +21,7 @@ from apps.history.models import Conversation, Run
 from apps.inference import UpstreamError, complete, stream
 from apps.inference.client import prepare as prepare_wire_body
 from apps.inference.events import Error
+from apps.providers.crypto import SecretUnreadable
 from apps.providers.models import Model
 
 MODES = ("completions", "chat")
@@ -40,6 +41,9 @@ class Prepared:
     target: object
     endpoint: str
     body: dict
+    # Storing the outcome; set when the run ends. Whoever reports the end
+    # awaits it first, so the page never shows a run still "running".
+    finished: asyncio.Future | None = None
 
 
 def prepare(user, message):
@@ -64,11 +68,20 @@ def prepare(user, message):
     if not isinstance(form_body, dict):
         raise Refused([{"field": "body", "message": "body must be an object"}])
     try:
-        body = validate(mode, {**form_body, "model": model.upstream_id})
+        # The playground streams unless told not to: validate what will be
+        # sent, so stream-only rules (best_of, stream_options) judge the same
+        # request the upstream receives.
+        body = validate(mode, {"stream": True, **form_body, "model": model.upstream_id})
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
 
-    target = model.target()
+    try:
+        target = model.target()
+    except SecretUnreadable:
+        raise Refused(
+            [{"field": "model", "message": "this model's provider cannot be reached: its API key "
+              "cannot be decrypted; ask an administrator"}]
+        ) from None
     sent = wire_body(target, mode, body)
 
     conversation = _conversation(user, mode, message.get("conversation"))
@@ -182,8 +195,12 @@ async def execute(prepared, send, stopped_status):
         raise
     finally:
         assembly.end()
-        # Shielded: the save must finish even though this task is being cancelled.
-        await asyncio.shield(_finish(recorded, prepared.run, status, assembly))
+        # A task of its own, awaited shielded: the save must finish even though
+        # this task is being cancelled.
+        prepared.finished = asyncio.ensure_future(
+            _finish(recorded, prepared.run, status, assembly)
+        )
+        await asyncio.shield(prepared.finished)
     return assembly
 
 

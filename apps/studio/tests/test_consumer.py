@@ -276,3 +276,53 @@ async def test_it_tells_the_user_which_fields_the_model_does_not_accept(
     run = await get_run(messages[0]["run"])
     assert "echo" not in run.request
     assert run.notices[0]["field"] == "echo"
+
+
+def message_without_stream(model, **body):
+    message = run_message(model, **body)
+    del message["body"]["stream"]
+    return message
+
+
+async def test_it_validates_the_stream_it_will_send_when_stream_is_unset(
+    connect, owner, fake_model, upstream
+):
+    ws, _, _ = await connect(owner)
+    # Unset stream means a streamed run, so best_of > 1 is refused as for stream=true...
+    await ws.send_json_to(message_without_stream(fake_model, best_of=3, n=1))
+    message = await ws.receive_json_from(timeout=5)
+    assert message["type"] == "errors"
+    assert [e["field"] for e in message["errors"]] == ["best_of"]
+    # ...and stream_options, which needs a stream, is accepted.
+    usage = {"include_usage": True}
+    await ws.send_json_to(message_without_stream(fake_model, stream_options=usage))
+    messages = await receive_until(ws, "done")
+    assert messages[-1]["status"] == "completed"
+    assert upstream.last.json["stream"] is True
+    await ws.disconnect()
+
+
+async def test_it_refuses_a_model_whose_key_cannot_be_decrypted_and_keeps_the_socket(
+    connect, owner, fake_model, upstream
+):
+    from cryptography.fernet import Fernet
+    from django.test import override_settings
+
+    def lose_the_key():
+        with override_settings(FERNET_KEYS=[Fernet.generate_key().decode()]):
+            provider = fake_model.provider
+            provider.api_key = "sk-under-a-key-this-server-lost-0123"
+            provider.save()
+
+    await database_sync_to_async(lose_the_key)()
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    message = await ws.receive_json_from(timeout=5)
+    assert message["type"] == "errors"
+    assert message["errors"][0]["field"] == "model"
+    assert "cannot be decrypted" in message["errors"][0]["message"]
+    assert upstream.requests == []
+    # The socket is still open: another message is answered.
+    await ws.send_json_to({"type": "nonsense"})
+    assert (await ws.receive_json_from(timeout=5))["type"] == "errors"
+    await ws.disconnect()
