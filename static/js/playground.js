@@ -19,6 +19,7 @@
 
   let socket = null;
   let running = false;
+  let started = false; // the server accepted the current run
   let queued = null;
 
   // ---- the websocket ------------------------------------------------------
@@ -31,7 +32,11 @@
     });
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
-      if (running) setRunning(false, "Connection lost; the run was kept as interrupted.");
+      if (running) {
+        setRunning(false, started
+          ? "Connection lost; the run was kept as interrupted."
+          : "Connection lost before the run started; nothing was sent.");
+      }
       socket = null;
     });
   }
@@ -74,6 +79,12 @@
     switch (kind) {
       case "number":
       case "integer": {
+        // A number input reports "" for text it cannot parse ("1e", "-"):
+        // that is a mistake to show, not an unset field.
+        if (el.validity && el.validity.badInput) {
+          fieldError(name, `${name} must be a number`);
+          throw new Error(`${name} is not a number`);
+        }
         if (raw.trim() === "") return undefined;
         const n = Number(raw);
         // Send what was typed when it is not a number: the validator names the field.
@@ -99,7 +110,12 @@
     const bias = {};
     for (const row of rows) {
       const token = row.querySelector("[data-bias-token]").value.trim();
-      const value = row.querySelector("[data-bias-value]").value.trim();
+      const input = row.querySelector("[data-bias-value]");
+      if (input.validity && input.validity.badInput) {
+        fieldError("logit_bias", "logit_bias values must be numbers");
+        throw new Error("logit_bias value is not a number");
+      }
+      const value = input.value.trim();
       if (token === "" && value === "") continue;
       const n = Number(value);
       bias[token] = value !== "" && Number.isFinite(n) ? n : value;
@@ -190,6 +206,7 @@
     const model = form.querySelector("[name=model]").value;
     output.textContent = "";
     result.textContent = "";
+    started = false;
     setRunning(true, "Starting…");
     send({
       type: "run",
@@ -201,7 +218,14 @@
   }
 
   function stop() {
-    if (running) send({ type: "stop" });
+    if (!running) return;
+    if (queued && queued.type === "run") {
+      // Still connecting: the run never left the page; just drop it.
+      queued = null;
+      setRunning(false, "Stopped before it started.");
+      return;
+    }
+    send({ type: "stop" });
   }
 
   function setRunning(on, text) {
@@ -291,6 +315,7 @@
         m.errors.forEach((e) => fieldError(e.field, e.message));
         break;
       case "started":
+        started = true;
         form.querySelector("[name=conversation]").value = m.conversation;
         history.replaceState(null, "", `/c/${m.conversation}/`);
         statusLine.textContent = "Waiting for the first token…";
@@ -340,6 +365,6 @@
     else if (e.key === "Escape" && running) { e.preventDefault(); stop(); }
   });
 
-  window.Playground = { run, stop, collect };
+  window.Playground = { run, stop, collect, clearErrors };
   connect();
 })();

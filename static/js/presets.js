@@ -42,10 +42,11 @@
     saved.textContent = "";
     showErrors([]);
     let body;
+    window.Playground.clearErrors();
     try {
       body = window.Playground.collect();
     } catch (err) {
-      showErrors([{ message: "Some fields are not valid JSON; see the form." }]);
+      showErrors([{ message: "Some fields are not valid; see the form." }]);
       return;
     }
     const url = action === "version" ? button.dataset.versionUrl : button.dataset.url;

@@ -64,6 +64,7 @@
     const target = dialog.querySelector(".code-dialog-body");
     let body;
     try {
+      window.Playground.clearErrors();
       body = window.Playground.collect();
     } catch (err) {
       target.textContent = "Some fields are not valid JSON; see the form.";

@@ -210,3 +210,19 @@ def test_it_shows_tool_calls_and_adds_the_tool_result_message(
     sent = upstream.last.json["messages"]
     assert sent[-2]["tool_calls"][0]["id"] == call_id
     assert sent[-1] == {"role": "tool", "content": '{"temperature": 21}', "tool_call_id": call_id}
+
+
+def test_it_says_a_number_field_holds_no_number(signed_in, owner, app_url, fake_model):
+    page = signed_in(owner)
+    page.goto(f"{app_url}/completions/")
+    choose_model(page, fake_model)
+    page.fill("[data-prompt]", "Hi")
+    control = page.locator("[data-field=temperature]")
+    control.focus()
+    page.keyboard.type("1e")  # a number input holds "" for this: not the same as unset
+    page.click("#run-button")
+    expect(page.locator("[data-error-for=temperature]")).to_have_text(
+        "temperature must be a number"
+    )
+    expect(page.locator("#run-button")).to_be_enabled()
+    assert not Run.objects.exists()
