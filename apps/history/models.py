@@ -106,6 +106,17 @@ class RunQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(owner=user)
 
+    def interrupt_stale(self, started_before):
+        """Runs still "running" that started before `started_before` were left
+        by a server that stopped mid-run (a restart, a crash): keep them as
+        interrupted, with what arrived, instead of running forever."""
+        return self.filter(status=Run.RUNNING, created__lt=started_before).update(
+            status=Run.INTERRUPTED,
+            error="the server stopped before the run ended",
+            error_code="interrupted",
+            finished=timezone.now(),
+        )
+
 
 class Run(models.Model):
     RUNNING = "running"
