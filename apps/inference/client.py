@@ -146,6 +146,20 @@ def url_for(target, endpoint=None) -> httpx.URL:
     return base.copy_with(username=None, password=None, path=path)
 
 
+def _build(client, *args, **kwargs):
+    """client.build_request(), with a key or header httpx cannot encode (not
+    ASCII) as a clear error rather than a crash (the admin refuses such
+    values; an older row may still hold one)."""
+    try:
+        return client.build_request(*args, **kwargs)
+    except (UnicodeEncodeError, ValueError):
+        raise UpstreamError(
+            "the provider's API key or extra headers hold characters an HTTP header cannot "
+            "carry (only ASCII); an administrator must enter them again",
+            "bad_request",
+        ) from None
+
+
 def headers_for(target) -> dict:
     headers = {"Accept": "application/json"}
     if target.api_key:
@@ -205,7 +219,8 @@ async def _events(target, url, sent, chunks):
     t = target.timeouts
     total_deadline = loop.time() + t.total
     client = shared_client()
-    request = client.build_request(
+    request = _build(
+        client,
         "POST",
         url,
         json=sent,
@@ -437,8 +452,8 @@ async def _get_json(target, method, url, body=None):
     """One plain request/response within connect + total timeouts (a
     non-streamed answer only arrives when the model is done)."""
     client = shared_client()
-    request = client.build_request(
-        method, url, json=body, headers=headers_for(target), timeout=_httpx_timeout(target)
+    request = _build(
+        client, method, url, json=body, headers=headers_for(target), timeout=_httpx_timeout(target)
     )
     try:
         try:

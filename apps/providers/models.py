@@ -33,6 +33,8 @@ LOCAL_PROVIDER_NAME = "Embedded (SmolLM2-135M)"
 MASK_TAIL_FROM_LENGTH = 16
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
+API_KEY = re.compile(r"^[\x21-\x7e]+$")
 
 
 def validate_base_url(value):
@@ -65,10 +67,23 @@ def validate_headers(value):
         if not HEADER_NAME.match(name):
             raise ValidationError(f"{name!r} is not a valid header name.", code="headers")
         # Header values are secrets: name the header, never echo the value.
-        if not isinstance(header_value, str) or "\r" in header_value or "\n" in header_value:
+        if not isinstance(header_value, str) or not HEADER_VALUE.match(header_value):
             raise ValidationError(
-                f"The value of header {name!r} must be a single-line string.", code="headers"
+                f"The value of header {name!r} must be a single line of printable ASCII.",
+                code="headers",
             )
+
+
+def validate_api_key(value):
+    # It travels in an HTTP header, which carries ASCII only; a pasted key
+    # with a stray non-ASCII character would fail every request. Never echo it.
+    if isinstance(value, UnreadableSecret) or not value:
+        return
+    if not API_KEY.match(value):
+        raise ValidationError(
+            "An API key is printable ASCII with no spaces; check for a stray character.",
+            code="api_key",
+        )
 
 
 def positive_seconds(field_name, default, help_text):
@@ -98,7 +113,7 @@ class Provider(models.Model):
         "Azure: the resource endpoint, https://NAME.openai.azure.com. "
         "Embedded: leave blank.",
     )
-    api_key = EncryptedTextField("API key", blank=True)
+    api_key = EncryptedTextField("API key", blank=True, validators=[validate_api_key])
     extra_headers = EncryptedJSONField(
         blank=True,
         default=dict,

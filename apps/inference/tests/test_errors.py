@@ -212,3 +212,16 @@ async def test_it_sends_url_credentials_as_basic_auth_when_there_is_no_key(
     base_url = f"http://user:{PASSWORD}@127.0.0.1:{upstream.port}/v1"
     await collect(replace(upstream_target, base_url=base_url), "completions", BODY)
     assert upstream.last.headers["authorization"].startswith("Basic ")
+
+
+async def test_it_reports_a_key_http_cannot_carry_instead_of_crashing(upstream_target):
+    target = replace(upstream_target, api_key="sk-caf\u00e9-0123456789")
+    events = await collect(target, "chat", {"model": "m", "messages": [
+        {"role": "user", "content": "hi"}]})
+    assert isinstance(events[-1], Error)
+    assert "only ASCII" in events[-1].message
+    assert "caf" not in events[-1].message
+    for call in (complete(target, "completions", {"model": "m", "prompt": "x"}),
+                 list_models(target)):
+        with pytest.raises(UpstreamError, match="only ASCII"):
+            await call

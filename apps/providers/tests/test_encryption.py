@@ -71,3 +71,21 @@ def test_it_names_a_bad_fernet_key_without_echoing_it(provider):
         with pytest.raises(ImproperlyConfigured, match=r"FERNET_KEYS\[0\]") as error:
             Provider.objects.get(pk=provider.pk)
     assert "not-a-fernet-key" not in str(error.value)
+
+
+def test_it_refuses_a_key_or_header_value_an_http_header_cannot_carry(db):
+    from django.core.exceptions import ValidationError
+
+    provider = Provider(name="Pasted", kind="openai", base_url="https://api.example.com/v1",
+                        api_key="sk-abc\u00a0def-0123456789")
+    with pytest.raises(ValidationError) as raised:
+        provider.full_clean()
+    assert "api_key" in raised.value.message_dict
+    assert "\u00a0" not in str(raised.value)
+
+    provider.api_key = "sk-abcdef-0123456789"
+    provider.extra_headers = {"X-Team": "caf\u00e9"}
+    with pytest.raises(ValidationError) as raised:
+        provider.full_clean()
+    assert "X-Team" in str(raised.value.message_dict["extra_headers"])
+    assert "caf" not in str(raised.value)
