@@ -59,6 +59,13 @@ def playground(request, mode, conv=None, form=None, title=""):
     selected = form.get("model") or str(
         getattr(Model.objects.for_endpoint(mode).default(), "uuid", "")
     )
+    model_error = ""
+    if form.get("model") and selected not in {str(m.uuid) for m in models}:
+        # Say so rather than let the browser quietly pick another model.
+        model_error = (
+            f"The model this was made with is no longer available for {mode}; choose another."
+        )
+        selected = ""
 
     fields = fields_for(mode)
     groups = [
@@ -71,6 +78,7 @@ def playground(request, mode, conv=None, form=None, title=""):
         "mode": mode,
         "models": models,
         "selected_model": selected,
+        "model_error": model_error,
         "conversation": conv,
         "title": title,
         "initial": body,

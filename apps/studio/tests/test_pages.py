@@ -73,3 +73,15 @@ def test_it_hides_someone_elses_conversation(client, owner, outsider):
 def test_it_requires_login(client, db):
     for url in ["/", "/completions/", "/history/"]:
         assert client.get(url).status_code == 302
+
+
+def test_it_says_when_a_conversations_model_is_gone(client, owner, fake_model):
+    conv = Conversation.objects.create(
+        owner=owner, mode="completions", form={"model": str(fake_model.uuid), "body": {}}
+    )
+    fake_model.enabled = False
+    fake_model.save()
+    client.force_login(owner)
+    html = client.get(f"/c/{conv.uuid}/").content.decode()
+    assert "no longer available for completions" in html
+    assert '<option value="" selected>Choose a model</option>' in html
