@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.inference.local import untranslate
 from apps.presets.code import render_code
 from apps.presets.draft import Draft, open_in_playground
 from apps.providers.models import Model
@@ -118,7 +119,7 @@ def run_list(request):
         "statuses": Run.STATUSES,
         # Suggestions only (any name can be typed): a DISTINCT over the
         # user's runs cost more than the rest of the page at 10,000 runs.
-        "model_names": Model.objects.order_by("display_name").values_list(
+        "model_names": Model.objects.enabled().order_by("display_name").values_list(
             "display_name", flat=True
         ),
     }
@@ -145,7 +146,11 @@ def run_detail(request, uuid):
 def _form_of(run):
     """The playground form that sends this run's request again."""
     model = run.model or Model.objects.resolve(run.model_name)
-    body = {k: v for k, v in run.request.items() if k != "model"}
+    # The request as sent, back in the form's words: the catalogue's names
+    # (llama.cpp's differ), and a request sent without `stream` was a
+    # non-streamed run (the form's unset would stream).
+    body = {k: v for k, v in untranslate(run.request).items() if k != "model"}
+    body.setdefault("stream", False)
     return {"model": str(model.uuid) if model else "", "body": body}
 
 

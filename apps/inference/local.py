@@ -152,12 +152,20 @@ def local_target(timeouts: Timeouts | None = None) -> Target:
     )
 
 
+# The few catalogue names llama.cpp spells differently.
+LLAMA_NAMES = {"repetition_penalty": "repeat_penalty"}
+
+
 def translate(body: dict) -> dict:
-    """The few catalogue names llama.cpp spells differently."""
-    if "repetition_penalty" in body:
-        body = dict(body)
-        body["repeat_penalty"] = body.pop("repetition_penalty")
-    return body
+    """A catalogue body in llama.cpp's words."""
+    return {LLAMA_NAMES.get(k, k): v for k, v in body.items()}
+
+
+def untranslate(body: dict) -> dict:
+    """A body sent to llama.cpp back in the catalogue's words (a stored run's
+    request, to re-run it or show it as code for another backend)."""
+    catalogue = {v: k for k, v in LLAMA_NAMES.items()}
+    return {catalogue.get(k, k): v for k, v in body.items()}
 
 
 def _start():

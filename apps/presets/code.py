@@ -17,6 +17,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
+from apps.inference.local import untranslate
 from apps.providers.models import Provider
 
 # The request paths under a base URL (the SDK and the adapter use the same).
@@ -44,9 +45,6 @@ SDK_PARAMS = {
 # A run on the embedded model records the body llama.cpp was sent, in which
 # apps.inference.local.translate() renamed a few catalogue fields; the gateway
 # takes the catalogue's names.
-GATEWAY_NAMES = {"repeat_penalty": "repetition_penalty"}
-
-
 @dataclass(frozen=True)
 class Destination:
     kind: str  # "openai", "azure" or "gateway"
@@ -102,7 +100,7 @@ def render_code(body, endpoint, model, gateway_url="http://127.0.0.1:8000/v1"):
     when the model is gone: then the gateway, by name)."""
     dest = destination(model, gateway_url)
     if dest.kind == "gateway":
-        body = {GATEWAY_NAMES.get(k, k): v for k, v in body.items()}
+        body = untranslate(body)
         if model is not None:
             # The gateway knows models by display name (unique); upstream ids may repeat.
             body["model"] = model.display_name

@@ -190,8 +190,20 @@ def test_it_forks_a_completions_run(client, owner, echo):
     client.force_login(owner)
     client.post(f"/history/runs/{run.uuid}/fork/")
     conv = Conversation.objects.get()
-    assert conv.form["body"] == {"prompt": "Once", "n": 2}
+    # Sent without `stream`: a non-streamed run, and the form says so.
+    assert conv.form["body"] == {"prompt": "Once", "n": 2, "stream": False}
     assert not Message.objects.exists()
+
+
+def test_it_reruns_an_embedded_model_run_in_the_catalogues_words(client, owner, echo):
+    # llama.cpp calls repetition_penalty repeat_penalty; the stored request
+    # says what was sent, the form what the user set.
+    run = make_run(owner, model=echo, prompt_text="Once", request={
+        "model": "echo-1", "prompt": "Once", "repeat_penalty": 1.3, "stream": True})
+    client.force_login(owner)
+    client.post(f"/history/runs/{run.uuid}/fork/")
+    assert Conversation.objects.get().form["body"] == {
+        "prompt": "Once", "repetition_penalty": 1.3, "stream": True}
 
 
 def test_it_deletes_my_run(client, owner):
