@@ -25,8 +25,12 @@ setup: $(VENV)/.installed
 
 setup-dev: $(VENV)/.installed-dev
 
+# A venv half-made (e.g. Debian without python3-venv) is removed, so the next
+# run tries again instead of failing on it for ever.
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "Playground needs Python 3.11 ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 # Stamp files: re-install only when a requirements file changes.
 $(VENV)/.installed: $(VENV)/bin/python requirements.txt requirements-model.txt
