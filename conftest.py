@@ -5,6 +5,7 @@
   exactly as in production).
 - `page`: a headless Debian Chromium page driven by Playwright.
 - named users: `owner`, `teammate`, `outsider`, `staff`.
+- `fake_model`: a model served by the test upstream (`upstream`).
 """
 
 import os
@@ -106,6 +107,25 @@ def app_url(_daphne, transactional_db):
     """The URL of a running Playground. Data written by the test is committed,
     so the server process sees it."""
     return _daphne
+
+
+@pytest.fixture
+def fake_model(upstream, db):
+    """An enabled model on a provider that points at the test upstream
+    (apps/inference/fake_upstream.py), with short timeouts."""
+    from apps.providers.models import Model, Provider
+
+    provider = Provider.objects.create(
+        name="Test upstream",
+        kind="openai",
+        base_url=upstream.url,
+        api_key="sk-test-secret-key-0123456789",
+        connect_timeout=2,
+        first_byte_timeout=5,
+        between_chunks_timeout=5,
+        total_timeout=20,
+    )
+    return Model.objects.create(provider=provider, upstream_id="echo-1", display_name="Echo")
 
 
 def make_user(username, **extra):

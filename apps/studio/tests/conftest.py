@@ -3,24 +3,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from apps.providers.models import Model, Provider
 from playground.asgi import application
-
-
-@pytest.fixture
-def fake_model(upstream, transactional_db):
-    """An enabled model on a provider that points at the test upstream."""
-    provider = Provider.objects.create(
-        name="Test upstream",
-        kind="openai",
-        base_url=upstream.url,
-        api_key="sk-test-secret-key-0123456789",
-        connect_timeout=2,
-        first_byte_timeout=5,
-        between_chunks_timeout=5,
-        total_timeout=20,
-    )
-    return Model.objects.create(provider=provider, upstream_id="echo-1", display_name="Echo")
 
 
 def session_cookie(user):
