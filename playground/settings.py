@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -193,7 +194,7 @@ if envbool("PLAYGROUND_HTTPS", False):
 FERNET_KEYS = envlist("FERNET_KEYS") or [
     generated_secret(
         "fernet_key",
-        lambda: __import__("cryptography.fernet").fernet.Fernet.generate_key().decode(),
+        lambda: Fernet.generate_key().decode(),
     )
 ]
 

@@ -131,7 +131,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             return Run.CANCELLED if self.stopping else Run.INTERRUPTED
 
         try:
-            assembly = await runs.execute(prepared, send, stopped_status)
+            await runs.execute(prepared, send, stopped_status)
         except asyncio.CancelledError:
             if self.stopping:
                 await self.send_done(prepared)
@@ -140,9 +140,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             log.exception("run %s failed", prepared.run.uuid)
             await self.send_done(prepared)
             return
-        await self.send_done(prepared, assembly)
+        await self.send_done(prepared)
 
-    async def send_done(self, prepared, assembly=None):
+    async def send_done(self, prepared):
         if prepared.finished is not None:
             await asyncio.shield(prepared.finished)
         run = prepared.run

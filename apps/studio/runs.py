@@ -9,6 +9,7 @@ between Run and the first token.
 """
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -109,7 +110,6 @@ def record(prepared):
         run.conversation.save()
         if prepared.endpoint == "chat":
             run.conversation.set_messages(prepared.body["messages"])
-        run.conversation = run.conversation  # re-point the FK at the saved row
         run.save()
 
 
@@ -127,8 +127,6 @@ def _streams(body):
 
 
 def _uuid(value):
-    import uuid
-
     try:
         return uuid.UUID(str(value))
     except ValueError:
