@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import percentile, setup_playground, start_daphne  # noqa: E402
 
 # ---- the upstream (run as a subprocess) ------------------------------------------
 
@@ -73,13 +73,6 @@ def serve_upstream(chunks, interval):
 # ---- measuring ------------------------------------------------------------------
 
 
-def pct(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
 async def one_stream(client, url, headers, body):
     """(ttft ms, [per-chunk latency ms]) of one streamed request."""
     started = time.time_ns()
@@ -106,8 +99,8 @@ async def streams(client, url, headers, body, level, total):
             ttfts.append(ttft)
             chunks += latencies
     return {
-        "ttft_p50": pct(ttfts, 50), "ttft_p99": pct(ttfts, 99),
-        "chunk_p50": pct(chunks, 50), "chunk_p99": pct(chunks, 99),
+        "ttft_p50": percentile(ttfts, 50), "ttft_p99": percentile(ttfts, 99),
+        "chunk_p50": percentile(chunks, 50), "chunk_p99": percentile(chunks, 99),
     }
 
 
@@ -127,7 +120,11 @@ async def requests(client, url, headers, body, level, total):
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(level)))
     elapsed = time.perf_counter() - started
-    return {"rps": total / elapsed, "p50": pct(latencies, 50), "p99": pct(latencies, 99)}
+    return {
+        "rps": total / elapsed,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+    }
 
 
 async def measure(args, upstream_url, app_url, secret):
@@ -169,40 +166,13 @@ async def measure(args, upstream_url, app_url, secret):
 # ---- the Playground under test ------------------------------------------------------
 
 
-def setup_playground(data_dir, upstream_url):
-    """Migrate a throwaway database; add a user, a gateway key and a model on
-    the upstream. Returns the key's secret."""
-    os.environ["PLAYGROUND_DATA_DIR"] = data_dir
-    os.environ["PLAYGROUND_LOCAL_MODEL"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
+def gateway_key(data_dir, upstream_url):
+    """A throwaway Playground with a model on the upstream: a gateway key's secret."""
+    user, _ = setup_playground(data_dir, upstream_url)
     from apps.gateway.models import GatewayKey
-    from apps.providers.models import Model, Provider
 
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="bench-password-1")
-    provider = Provider.objects.create(name="bench upstream", kind="openai", base_url=upstream_url)
-    Model.objects.create(provider=provider, upstream_id="bench", display_name="bench")
     _, secret = GatewayKey.create(user, "bench")
     return secret
-
-
-def wait_for(url, timeout=30):
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} does not answer")
 
 
 def table(results, args):
@@ -261,19 +231,9 @@ def main():
             )
             procs.append(upstream)
             upstream_url = upstream.stdout.readline().strip()
-            secret = setup_playground(data_dir, upstream_url)
-
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING"}
-            procs.append(subprocess.Popen(
-                [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                 "--verbosity", "0", "playground.asgi:application"],
-                cwd=ROOT, env=env,
-            ))
-            app_url = f"http://127.0.0.1:{port}"
-            wait_for(f"{app_url}/v1/models")
+            secret = gateway_key(data_dir, upstream_url)
+            daphne, app_url = start_daphne(data_dir)
+            procs.append(daphne)
             print(f"one daphne process, SQLite, {os.cpu_count()} cores", flush=True)
             results = asyncio.run(measure(args, upstream_url, app_url, secret))
         finally:

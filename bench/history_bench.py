@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import percentile  # noqa: E402
+
 RARE = "quokka"  # planted in 5 outputs
 COMMON = "river"  # in the vocabulary: most runs have it
 WORDS = (
@@ -113,12 +115,6 @@ def populate(n, others, seed=1):
             batch = []
     Run.objects.bulk_create(batch)
     return user
-
-
-def percentile(values, p):
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
-    return values[k]
 
 
 def plans(user):

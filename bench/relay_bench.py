@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import (  # noqa: E402
+    free_port,
+    percentile,
+    setup_playground,
+    start_daphne,
+    wait_for_port,
+)
 
 # ---- the upstream: a minimal OpenAI-protocol SSE server (run as a subprocess) ----
 
@@ -84,19 +90,6 @@ async def serve_upstream(port, chunks, interval):
 
 
 # ---- measuring ------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 class Stream:
@@ -177,10 +170,10 @@ def summarize(streams, chunks):
     lost = sum(chunks - len(set(s.seqs)) for s in streams)
     merged = sum(s.merged for s in streams)
     return {
-        "ttft_p50": pct(ttfts, 50),
-        "ttft_p99": pct(ttfts, 99),
-        "chunk_p50": pct(latencies, 50),
-        "chunk_p99": pct(latencies, 99),
+        "ttft_p50": percentile(ttfts, 50),
+        "ttft_p99": percentile(ttfts, 99),
+        "chunk_p50": percentile(latencies, 50),
+        "chunk_p99": percentile(latencies, 99),
         "lost": lost,
         "merged": merged,
     }
@@ -231,40 +224,16 @@ async def measure(
     return results
 
 
-def setup_playground(data_dir, upstream_url):
-    """Migrate a throwaway database, add a user and a model on the upstream,
-    and return a session cookie and the model's uuid."""
-    os.environ["PLAYGROUND_DATA_DIR"] = data_dir
-    os.environ["PLAYGROUND_LOCAL_MODEL"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
-    import django
-
-    django.setup()
+def session_for(data_dir, upstream_url):
+    """A throwaway Playground's session cookie and the uuid of its model."""
+    user, model = setup_playground(data_dir, upstream_url)
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.test import Client
 
-    from apps.providers.models import Model, Provider
-
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="bench-password-1")
-    provider = Provider.objects.create(name="bench upstream", kind="openai", base_url=upstream_url)
-    model = Model.objects.create(provider=provider, upstream_id="bench", display_name="bench")
     client = Client()
     client.force_login(user)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     return cookie, str(model.uuid)
-
-
-def wait_for_port(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def main():
@@ -279,7 +248,7 @@ def main():
         return
 
     levels = [int(x) for x in args.levels.split(",")]
-    upstream_port, app_port = free_port(), free_port()
+    upstream_port = free_port()
     upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
     procs = []
     with tempfile.TemporaryDirectory() as data_dir:
@@ -298,26 +267,10 @@ def main():
                     ]
                 )
             )
-            cookie, model_uuid = setup_playground(data_dir, upstream_url)
-            env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING"}
-            procs.append(
-                subprocess.Popen(
-                    [
-                        str(Path(sys.executable).parent / "daphne"),
-                        "-b",
-                        "127.0.0.1",
-                        "-p",
-                        str(app_port),
-                        "--verbosity",
-                        "0",
-                        "playground.asgi:application",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                )
-            )
+            cookie, model_uuid = session_for(data_dir, upstream_url)
+            daphne, app_url = start_daphne(data_dir)
+            procs.append(daphne)
             wait_for_port(upstream_port)
-            wait_for_port(app_port)
             print(
                 f"{args.chunks} chunks every {args.interval * 1000:.0f} ms per stream; "
                 f"one daphne process; {os.cpu_count()} cores",
@@ -329,7 +282,7 @@ def main():
                     args.chunks,
                     args.interval,
                     f"{upstream_url}/completions",
-                    f"ws://127.0.0.1:{app_port}/ws/run/",
+                    f"ws://{app_url.removeprefix('http://')}/ws/run/",
                     cookie,
                     model_uuid,
                 )

@@ -1,0 +1,71 @@
+"""What the benchmarks share: percentiles, and a Playground to measure (a
+throwaway database with a user and a model on a given upstream, and one
+daphne process serving it)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values, p):
+    """The p-th percentile (nearest rank); NaN for no values."""
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setup_playground(data_dir, upstream_url):
+    """Migrate a throwaway database in `data_dir` (this process then uses it)
+    and add a user and an enabled model on `upstream_url`: (user, model)."""
+    os.environ["PLAYGROUND_DATA_DIR"] = data_dir
+    os.environ["PLAYGROUND_LOCAL_MODEL"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from apps.providers.models import Model, Provider
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench", password="bench-password-1")
+    provider = Provider.objects.create(name="bench upstream", kind="openai", base_url=upstream_url)
+    model = Model.objects.create(provider=provider, upstream_id="bench", display_name="bench")
+    return user, model
+
+
+def start_daphne(data_dir, timeout=30):
+    """One daphne process serving Playground on `data_dir`'s database:
+    (process, base URL), once it accepts connections."""
+    port = free_port()
+    env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+         "--verbosity", "0", "playground.asgi:application"],
+        cwd=ROOT, env=env,
+    )
+    wait_for_port(port, timeout)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_for_port(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
