@@ -20,7 +20,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 # The local OpenAI-protocol test upstream and the embedded model server.
-pytest_plugins = ["apps.inference.testing"]
+pytest_plugins = ["testing.fixtures"]
 
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct horse battery staple"
@@ -112,7 +112,7 @@ def app_url(_daphne, transactional_db):
 @pytest.fixture
 def fake_model(upstream, db):
     """An enabled model on a provider that points at the test upstream
-    (apps/inference/fake_upstream.py), with short timeouts."""
+    (testing/upstream.py), with short timeouts."""
     from apps.providers.models import Model, Provider
 
     provider = Provider.objects.create(

@@ -1,7 +1,7 @@
 """Added latency of the /v1 gateway, measured against calling the same upstream directly.
 
 The upstream is the test suite's scripted OpenAI server
-(apps/inference/fake_upstream.FakeUpstream) in a subprocess. Streams send N
+(testing.upstream.FakeUpstream) in a subprocess. Streams send N
 chunks at a fixed interval; each chunk's text carries its sequence number and
 the wall-clock time the upstream wrote it ("seq:ns|"), so the client knows how
 long every chunk took to reach it. The same requests are made twice, in one
@@ -60,7 +60,7 @@ class TimedFrames:
 
 
 def serve_upstream(chunks, interval):
-    from apps.inference.fake_upstream import FakeUpstream
+    from testing.upstream import FakeUpstream
 
     upstream = FakeUpstream().start()
     upstream.behave(raw=TimedFrames(chunks), interval=interval)

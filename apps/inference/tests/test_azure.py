@@ -3,7 +3,7 @@
 import pytest
 
 from apps.inference import Error, Target, Timeouts, UpstreamError, complete, list_models
-from apps.inference.testing import collect, text_of
+from testing.fixtures import collect, text_of
 
 
 @pytest.fixture

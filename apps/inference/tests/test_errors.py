@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from apps.inference import Error, Meta, Target, Timeouts, UpstreamError, complete, list_models
-from apps.inference.testing import collect
+from testing.fixtures import collect
 
 BODY = {"prompt": "hello"}
 

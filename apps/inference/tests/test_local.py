@@ -6,7 +6,7 @@ import sys
 import httpx
 
 from apps.inference import Error, Finish, Meta, Notice, Target, Usage, complete, list_models, local
-from apps.inference.testing import collect, text_of
+from testing.fixtures import collect, text_of
 
 CHAT = {"messages": [{"role": "user", "content": "What is the capital of France?"}]}
 

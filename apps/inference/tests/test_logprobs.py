@@ -2,7 +2,7 @@
 
 from apps.inference import Delta, complete
 from apps.inference.logprobs import chat_logprobs, completion_logprobs
-from apps.inference.testing import collect
+from testing.fixtures import collect
 
 CHAT_SHAPED = {
     "content": [

@@ -1,7 +1,7 @@
 """What arrives on the wire: SSE framing, and streams that go wrong."""
 
 from apps.inference import Delta, Error, Finish, Meta, Usage
-from apps.inference.testing import collect, text_of
+from testing.fixtures import collect, text_of
 
 
 async def test_it_reassembles_json_split_across_network_chunks(upstream, upstream_target):

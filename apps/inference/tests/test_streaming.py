@@ -3,7 +3,7 @@
 import pytest
 
 from apps.inference import Delta, Error, Finish, Meta, Notice, Usage
-from apps.inference.testing import collect, text_of
+from testing.fixtures import collect, text_of
 
 
 async def test_it_streams_a_completion(upstream, upstream_target):

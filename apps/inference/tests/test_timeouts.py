@@ -7,7 +7,7 @@ import pytest
 
 from apps.inference import Error, UpstreamError, complete, list_models
 from apps.inference.target import Timeouts
-from apps.inference.testing import collect, text_of
+from testing.fixtures import collect, text_of
 
 
 def with_timeouts(target, **values):

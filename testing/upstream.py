@@ -11,7 +11,7 @@ UTF-8 characters across network writes, stall, drop the connection mid-body,
 or send garbage. Every response closes its connection (`Connection: close`),
 which makes a client's disconnect visible as EOF on the socket.
 
-Tests script it through the `upstream` fixture (apps/inference/testing.py):
+Tests script it through the `upstream` fixture (testing/fixtures.py):
 
     upstream.behave(chunks=["Hel", "lo"], interval=0.05)   # every request from now on
     upstream.behave_once(status=429, retry_after=7)         # only the next request

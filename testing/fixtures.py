@@ -1,6 +1,6 @@
 """Pytest fixtures for talking to real upstreams (registered in the root conftest).
 
-- `upstream`: the scripted OpenAI-protocol test server (see fake_upstream.py for
+- `upstream`: the scripted OpenAI-protocol test server (see upstream.py for
   everything `behave()` accepts). One server per session, reset for each test.
 - `upstream_target`: a Target pointing at it, with tiny timeouts.
 - `embedded_model`: the real embedded llama.cpp server, started once per
@@ -9,8 +9,8 @@
 
 import pytest
 
-from apps.inference.fake_upstream import FakeUpstream
 from apps.inference.target import Target, Timeouts
+from testing.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="session")
