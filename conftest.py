@@ -35,11 +35,16 @@ def pytest_configure(config):
     # collectstatic step, no manifest to go stale while developing.
     # override_settings (not plain assignment) so that a storage created
     # before this point is dropped too.
+    # The run keeper thread belongs to server processes (the live daphne
+    # subprocesses run it); in the test runner it would sweep the test
+    # database from a thread behind the tests' backs. (So tests import
+    # playground.asgi only after this, inside fixtures.)
     override_settings(
         STORAGES={
             **settings.STORAGES,
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
+        },
+        RUN_KEEPER=False,
     ).enable()
 
 

@@ -9,13 +9,18 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from apps.inference import local  # noqa: E402
+from apps.runs import keeper  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
 # Load the embedded model while the server starts, not on the first run: the
 # first user should not wait for it. (Lazy start remains the fallback.)
 local.start_in_background()
+# Renew this process's run leases; runs a dead process left become interrupted.
+if settings.RUN_KEEPER:
+    keeper.start()
 
 application = ProtocolTypeRouter(
     {

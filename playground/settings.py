@@ -201,6 +201,23 @@ FERNET_KEYS = envlist("FERNET_KEYS") or [
 # The embedded model: llama.cpp's server on loopback, started on first use.
 PLAYGROUND_LOCAL_MODEL = envbool("PLAYGROUND_LOCAL_MODEL", True)
 
+# The run engine (apps/runs). A streaming run's output is written at most
+# every RUN_CHECKPOINT_SECONDS (a killed process loses at most that much); a
+# playground run nobody watches any more goes on for RUN_GRACE_SECONDS (a
+# reload picks it up) before it is kept as interrupted; a server process
+# vouches for its runs for RUN_LEASE_SECONDS at a time (renewed every third of
+# it), after which a run whose process died is kept as interrupted.
+RUN_CHECKPOINT_SECONDS = float(env("PLAYGROUND_RUN_CHECKPOINT_SECONDS", "1"))
+RUN_GRACE_SECONDS = float(env("PLAYGROUND_RUN_GRACE_SECONDS", "20"))
+RUN_LEASE_SECONDS = float(env("PLAYGROUND_RUN_LEASE_SECONDS", "15"))
+# The lease keeper thread runs in server processes (asgi.py); the test runner
+# turns it off for itself (conftest.py), its live servers keep it.
+RUN_KEEPER = envbool("PLAYGROUND_RUN_KEEPER", True)
+
+# The largest request a client may send: a /v1 body or a websocket message.
+PLAYGROUND_MAX_MESSAGE_BYTES = int(env("PLAYGROUND_MAX_MESSAGE_BYTES", str(2_621_440)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = PLAYGROUND_MAX_MESSAGE_BYTES
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

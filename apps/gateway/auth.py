@@ -5,7 +5,8 @@ the API is for scripts, and a cookie-authenticated, CSRF-exempt endpoint
 would let any web page spend a signed-in user's quota.
 """
 
-from .calls import db
+from apps.runs.engine import db
+
 from .errors import ApiError
 from .models import GatewayKey
 

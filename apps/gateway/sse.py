@@ -19,6 +19,7 @@ import json
 from contextlib import aclosing
 
 from apps.inference import Delta, Error, Finish, Meta, Usage
+from apps.runs.protocol import Ended
 
 from . import errors
 
@@ -89,20 +90,26 @@ class Chunks:
         return chunk
 
 
-async def body(call, head, rest):
+async def body(endpoint, include_usage, head, rest):
     """The response body: the events already read (`head`, up to the first
-    token), then the rest of the call's events. The last frame ([DONE] or
-    the error) is sent only once the events ran out, that is once the Run is
-    stored: a client that has seen the end of the stream finds its record."""
-    chunks = Chunks(call.endpoint, (call.body.get("stream_options") or {}).get("include_usage"))
+    token), then the rest of the run's events. The last frame ([DONE] or the
+    error) is sent only at Ended, that is once the Run is stored: a client
+    that has seen the end of the stream finds its record."""
+    chunks = Chunks(endpoint, include_usage)
     error = None
-    for event in head:
-        if data := chunks.frame(event):
+
+    async def events():
+        for event in head:
+            yield event
+        async with aclosing(rest):
+            async for event in rest:
+                yield event
+
+    async for event in events():
+        if isinstance(event, Ended):
+            break
+        if isinstance(event, Error):
+            error = event  # the last event before Ended
+        elif data := chunks.frame(event):
             yield data
-    async with aclosing(rest):
-        async for event in rest:
-            if isinstance(event, Error):
-                error = event  # always the last event
-            elif data := chunks.frame(event):
-                yield data
     yield frame(errors.from_upstream(error).body()) if error else DONE

@@ -7,7 +7,8 @@ A call, start to end (`answer()`):
 2. The body is parsed and validated by the catalogue, exactly as the
    playground's form is; the model is resolved to an enabled model serving
    the endpoint.
-3. A Call (calls.py) creates the Run and yields the adapter's events.
+3. The run engine (apps/runs) makes the Run and drives it; this view watches
+   its events, as the playground's websocket does.
 4. Not streamed: the events are read to the end; the Assembly's response is
    the answer. Streamed: events are read up to the first token, so a failure
    before any output still gets its HTTP status (429, 502, 504); then the
@@ -18,6 +19,7 @@ disconnects cancels the view's task, which closes the upstream request.
 """
 
 import json
+from contextlib import aclosing
 from functools import wraps
 
 from django.conf import settings
@@ -31,12 +33,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.catalog import PATHS, ValidationFailed, validate
 from apps.inference import Delta, Error, Finish, Usage
-from apps.providers.crypto import SecretUnreadable
 from apps.providers.models import Model
+from apps.runs import engine, specs
+from apps.runs.engine import db
+from apps.runs.protocol import Ended
 
 from . import errors, sse
 from .auth import authenticate
-from .calls import Call, db
 from .errors import ApiError
 from .models import GatewayKey
 
@@ -106,23 +109,25 @@ async def answer(request, key, endpoint):
     except ValidationFailed as failed:
         raise errors.validation_failed(failed.errors) from None
     model = await db(resolve, body["model"], endpoint)
-    try:
-        call = Call(key, model, endpoint, body)
-    except SecretUnreadable:
+    spec = specs.for_gateway(key, model, endpoint, body)
+    if spec is None:
         raise ApiError(
             502,
             "The provider of this model is misconfigured (its key cannot be read); "
             "ask the administrators.",
             code="provider_unavailable",
-        ) from None
+        )
 
-    events = call.events()
-    if not call.streams:
-        async for _ in events:
-            pass
-        if call.assembly.error:
-            raise errors.from_upstream(call.assembly.error)
-        return JsonResponse(call.assembly.response())
+    # The run is the engine's; this view only watches it. A client that goes
+    # away cancels this view, which closes `events` and so ends the run.
+    live, events = await engine.start_watched(spec)
+    if not spec.streams:
+        async with aclosing(events):
+            async for _ in events:  # to the end: the Run is stored then
+                pass
+        if live.assembly.error:
+            raise errors.from_upstream(live.assembly.error)
+        return JsonResponse(live.assembly.response())
 
     # Hold the response until the first output (or a failure) so that a
     # request the upstream refuses gets a real status, not a 200 whose
@@ -130,13 +135,17 @@ async def answer(request, key, endpoint):
     head = []
     async for event in events:
         head.append(event)
-        if isinstance(event, (Delta, Finish, Usage, Error)):
+        if isinstance(event, (Delta, Finish, Usage, Error, Ended)):
             break
-    if call.assembly.error:
-        async for _ in events:  # already over; lets the call store its Run
-            pass
-        raise errors.from_upstream(call.assembly.error)
-    response = StreamingHttpResponse(sse.body(call, head, events), content_type="text/event-stream")
+    if live.assembly.error:
+        async with aclosing(events):
+            async for _ in events:  # over already; wait until it is stored
+                pass
+        raise errors.from_upstream(live.assembly.error)
+    include_usage = (body.get("stream_options") or {}).get("include_usage")
+    response = StreamingHttpResponse(
+        sse.body(endpoint, include_usage, head, events), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     # Reverse proxies (nginx) must pass each event on at once.
     response["X-Accel-Buffering"] = "no"

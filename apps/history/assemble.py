@@ -6,6 +6,7 @@ arrived so far in the shape the non-streaming endpoint documents, plus the
 timings. That is what a Run stores.
 """
 
+import copy
 import time
 
 from apps.inference.events import Delta, Error, Finish, Meta, Notice, Usage
@@ -186,6 +187,41 @@ class Assembly:
 
     def output_text(self):
         return "\n\n".join(self.choices[i].content for i in sorted(self.choices))
+
+    def snapshot(self):
+        """What arrived so far, frozen: safe to store from another thread while
+        this Assembly keeps growing on the event loop (a checkpoint)."""
+        response = self.response()
+        for choice in response["choices"]:
+            message = choice.get("message") or {}
+            if message.get("tool_calls"):
+                message["tool_calls"] = copy.deepcopy(message["tool_calls"])
+            if choice.get("logprobs"):
+                choice["logprobs"] = {
+                    k: list(v) if isinstance(v, list) else v for k, v in choice["logprobs"].items()
+                }
+        return Snapshot(
+            response, self.output_text(), list(self.notices), self.usage, self.error,
+            self.ttft_ms, self.duration_ms, self.tokens_per_s(),
+        )
+
+
+class Snapshot:
+    """An Assembly's state at one moment, with the same reading interface."""
+
+    def __init__(self, response, text, notices, usage, error, ttft_ms, duration_ms, tps):
+        self._response, self._text, self._tps = response, text, tps
+        self.notices, self.usage, self.error = notices, usage, error
+        self.ttft_ms, self.duration_ms = ttft_ms, duration_ms
+
+    def response(self):
+        return self._response
+
+    def output_text(self):
+        return self._text
+
+    def tokens_per_s(self):
+        return self._tps
 
 
 def events_from_response(endpoint, response):

@@ -106,16 +106,26 @@ class RunQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(owner=user)
 
-    def interrupt_stale(self, started_before):
-        """Runs still "running" that started before `started_before` were left
-        by a server that stopped mid-run (a restart, a crash): keep them as
-        interrupted, with what arrived, instead of running forever."""
-        return self.filter(status=Run.RUNNING, created__lt=started_before).update(
+    def interrupt(self):
+        """Keep these runs, if still "running", as interrupted with what
+        arrived (their last checkpoint): nothing drives them any more."""
+        return self.filter(status=Run.RUNNING).update(
             status=Run.INTERRUPTED,
             error="the server stopped before the run ended",
             error_code="interrupted",
             finished=timezone.now(),
         )
+
+    def interrupt_stale(self, started_before):
+        """Runs still "running" that started before `started_before` were left
+        by a server that stopped mid-run (a restart, a crash)."""
+        return self.filter(created__lt=started_before).interrupt()
+
+    def interrupt_orphans(self):
+        """Runs whose process stopped renewing their lease (killed, crashed,
+        restarted) are over. A live process renews its runs' leases well
+        before they run out, so this never touches a run that is streaming."""
+        return self.filter(lease_until__lt=timezone.now()).interrupt()
 
 
 class Run(models.Model):
@@ -169,6 +179,12 @@ class Run(models.Model):
 
     created = models.DateTimeField(default=timezone.now)
     finished = models.DateTimeField(null=True, blank=True)
+    # The run engine's bookkeeping (apps/runs): how many events the stored
+    # response holds (a subscriber resumes after it), and until when the
+    # process driving the run vouches for it (renewed while it lives; a run
+    # whose lease ran out was left by a dead process).
+    seq = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
 
@@ -178,28 +194,47 @@ class Run(models.Model):
             models.Index(fields=["owner", "-created"]),
             models.Index(fields=["owner", "status", "-created"]),
             models.Index(fields=["conversation", "created"]),
+            # The orphan sweep every process runs (interrupt_orphans).
+            models.Index(fields=["status", "lease_until"]),
         ]
 
     def __str__(self):
         return f"{self.endpoint} run {self.uuid} ({self.status})"
 
-    def finish(self, status, result, error=None):
+    def finish(self, status, result, error=None, seq=None):
         """Store the outcome. `result` is an apps.history.assemble.Assembly."""
         self.status = status
-        self.response = result.response()
-        self.output_text = result.output_text()
-        self.notices = result.notices
+        self._take(result, seq)
         if error is not None:
             self.error = error.message
             self.error_code = error.code
+        self.finished = timezone.now()
+        self.lease_until = None
+        self.save()
+
+    def checkpoint(self, result, seq, lease_until):
+        """Store what arrived so far (`result`, an Assembly) while the run goes
+        on, and renew its lease. Only a running row is touched: a checkpoint
+        never overwrites a finished run."""
+        self._take(result, seq)
+        fields = ["response", "output_text", "notices", "prompt_tokens", "completion_tokens",
+                  "ttft_ms", "duration_ms", "tokens_per_s", "seq"]
+        Run.objects.filter(pk=self.pk, status=Run.RUNNING).update(
+            lease_until=lease_until, **{f: getattr(self, f) for f in fields}
+        )
+
+    def _take(self, result, seq):
+        self.response = result.response()
+        self.output_text = result.output_text()
+        self.notices = list(result.notices)
         if result.usage is not None:
             self.prompt_tokens = result.usage.prompt_tokens
             self.completion_tokens = result.usage.completion_tokens
         self.ttft_ms = result.ttft_ms
         self.duration_ms = result.duration_ms
         self.tokens_per_s = result.tokens_per_s()
-        self.finished = timezone.now()
-        self.save()
+        if seq is not None:
+            self.seq = seq
 
     @property
     def is_finished(self):

@@ -103,26 +103,35 @@ async def resolve(target):
 
 
 def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
-    """The body to send, and a Notice for each field the model does not accept."""
+    """The body to send, and a Notice for each field the model does not accept.
+
+    Public and free of I/O: the run engine calls it once, records its body as
+    the Run's request and hands it to stream()/complete() as `prepared`, so
+    what is recorded is what is sent."""
     if endpoint not in PATHS:
         raise ValueError(f"unknown endpoint {endpoint!r}")
     body = dict(body)
     notices = []
-    if target.accepted_fields is not None:
-        for name in list(body):
-            if name not in ALWAYS_SENT and name not in target.accepted_fields:
-                del body[name]
-                notices.append(
-                    Notice(f"{target.model} does not accept {name}; it was not sent", field=name)
-                )
+    model, accepted = target.model, target.accepted_fields
     if target.kind == "local":
         from . import local
 
+        # What resolve() would fill in, known without starting the server.
+        model = model or local.local_model_id()
+        accepted = local.LOCAL_ACCEPTED_FIELDS if accepted is None else accepted
+    if accepted is not None:
+        for name in list(body):
+            if name not in ALWAYS_SENT and name not in accepted:
+                del body[name]
+                notices.append(
+                    Notice(f"{model} does not accept {name}; it was not sent", field=name)
+                )
+    if target.kind == "local":
         body = local.translate(body)
-    body["model"] = target.model
+    body["model"] = model
     if stream:
         body["stream"] = True
-        if target.accepted_fields is None or "stream_options" in target.accepted_fields:
+        if accepted is None or "stream_options" in accepted:
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
     else:
         body.pop("stream", None)
@@ -180,19 +189,21 @@ def auth_for(target):
     return httpx.BasicAuth(base.username, base.password)
 
 
-async def stream(target, endpoint, body):
+async def stream(target, endpoint, body, *, prepared=None):
     """Yield Meta, Notices, then Delta/Finish events, Usage, or a final Error.
 
     Exactly one Meta comes first (empty if the upstream failed before saying
     anything about itself), then the Notices for dropped fields. Upstream
     problems end the stream with an Error event; they are never raised.
+    `prepared`: what prepare(..., stream=True) returned for this body, when
+    the caller already has it.
     """
     notices = []
     started = False
     url = None
     try:
         target = await resolve(target)
-        sent, notices = prepare(target, endpoint, body, stream=True)
+        sent, notices = prepared or prepare(target, endpoint, body, stream=True)
         url = url_for(target, endpoint)
         chunks = Chunks(endpoint, sent)
         # aclosing: when our consumer closes us, the inner generator (and so
@@ -405,13 +416,13 @@ def _error_frame(data, target, where=" mid-stream"):
     return UpstreamError(f"the upstream reported an error{where}: {said}", "protocol")
 
 
-async def complete(target, endpoint, body) -> dict:
+async def complete(target, endpoint, body, *, prepared=None) -> dict:
     """The whole (non-streamed) response, normalized: completions logprobs in
     the legacy shape, chat logprobs as {content}. Fields the model does not
     accept are dropped and listed under a top-level "notices" key (absent when
     nothing was dropped). Raises UpstreamError."""
     target = await resolve(target)
-    sent, notices = prepare(target, endpoint, body, stream=False)
+    sent, notices = prepared or prepare(target, endpoint, body, stream=False)
     url = url_for(target, endpoint)
     data = await _get_json(target, "POST", url, sent)
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):

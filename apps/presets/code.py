@@ -85,7 +85,7 @@ def sent_body(model, endpoint, body):
     if model is None or model.provider.kind == Provider.Kind.LOCAL:
         return body
     from apps.inference.target import Target
-    from apps.studio.runs import wire_body
+    from apps.runs.engine import wire_body
 
     accepted = None if model.accepted_fields is None else frozenset(model.accepted_fields)
     # No key: only the body is needed, and it never holds one.

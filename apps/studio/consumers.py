@@ -1,165 +1,179 @@
-"""The playground's websocket: run requests in, events out.
+"""The playground's websocket: one per page, carrying any number of runs.
 
-Browser -> server: {"type": "run", "mode", "model", "conversation", "body"}
-                   {"type": "stop"}
-Server -> browser: {"type": "errors", "errors": [{field, message}]}
-                   {"type": "started", "run", "conversation"}
-                   {"type": "delta", "index", "text", "role"?, "tool_calls"?, "logprobs"?}
-                   {"type": "finish", "index", "reason"}
-                   {"type": "usage", ...}, {"type": "notice", "field", "message"}
-                   {"type": "error", "message", "code"}
-                   {"type": "done", "run", "status", "html"}
+Browser -> server:
+    {"type": "run", "ref"?, "mode", "model", "conversation", "body"}
+        or {"type": "run", "runs": [{"ref", "mode", ...}, ...]}: start runs
+    {"type": "subscribe", "run", "after"?}: watch a run (a reload, another
+        tab, a reconnect) from the last sequence number seen
+    {"type": "stop", "run"?}: stop one run (without "run": every run this
+        socket watches)
+Server -> browser (every message but "errors" names its run and its seq):
+    {"type": "errors", "ref"?, "run"?, "errors": [{field, message}]}
+    {"type": "started", "run", "ref"?, "conversation"}
+    {"type": "delta" | "finish" | "usage" | "notice" | "error" | "meta", ...}
+    {"type": "done", "run", "seq", "status", "html", "reply"?}
 
-One run at a time per socket. The page inserts every text as text; only the
-final "html" (rendered server-side, sanitized) is inserted as markup.
+The run itself is the engine's (apps/runs): this consumer only turns
+messages into engine calls and events into messages. The page inserts every
+text as text; only "html" (rendered server-side, sanitized) is markup.
 """
 
-import asyncio
+import json
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from apps.history.models import Run
-from apps.inference.events import Delta, Error, Finish, Meta, Notice, Usage
+from apps.runs import engine, specs
+from apps.runs.engine import Subscriber
+from apps.runs.protocol import Ended, message
 
-from . import runs
 from .render import result_context
 
 log = logging.getLogger(__name__)
 
-
-def event_message(event):
-    if isinstance(event, Delta):
-        message = {"type": "delta", "index": event.index, "text": event.text}
-        if event.role:
-            message["role"] = event.role
-        if event.tool_calls:
-            message["tool_calls"] = event.tool_calls
-        if event.logprobs:
-            message["logprobs"] = event.logprobs
-        return message
-    if isinstance(event, Finish):
-        return {"type": "finish", "index": event.index, "reason": event.reason}
-    if isinstance(event, Usage):
-        return {
-            "type": "usage",
-            "prompt_tokens": event.prompt_tokens,
-            "completion_tokens": event.completion_tokens,
-            "total_tokens": event.total_tokens,
-        }
-    if isinstance(event, Notice):
-        return {"type": "notice", "field": event.field, "message": event.message}
-    if isinstance(event, Error):
-        return {"type": "error", "message": event.message, "code": event.code}
-    if isinstance(event, Meta):
-        return {"type": "meta", "model": event.model, "id": event.id}
-    raise TypeError(event)
+# A page starts a handful of runs at once (compare: up to 6 panes).
+MAX_RUNS_PER_MESSAGE = 16
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):
+def error(text, field=None, **extra):
+    return {"type": "errors", **extra, "errors": [{"field": field, "message": text}]}
+
+
+class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
-        self.task = None
-        self.prepared = None
-        self.stopping = False
+        self.watching = {}  # run uuid -> Subscriber
         if not self.scope["user"].is_authenticated:
             await self.close(code=4401)
             return
         await self.accept()
 
     async def disconnect(self, code):
-        # The browser went away: keep what arrived, as interrupted.
-        await self.cancel()
+        # The page went away: its runs go on for the grace period (a reload
+        # picks them up), then are kept as interrupted.
+        for run_uuid, subscriber in self.watching.items():
+            engine.detach(run_uuid, subscriber)
+        self.watching = {}
 
-    async def receive_json(self, content, **kwargs):
-        kind = content.get("type") if isinstance(content, dict) else None
+    async def send_json(self, content):
+        await self.send(text_data=json.dumps(content))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # A bad frame gets an answer saying what is wrong; the socket stays.
+        if text_data is None:
+            await self.send_json(error("send JSON text frames, not binary ones"))
+            return
+        if len(text_data) > settings.PLAYGROUND_MAX_MESSAGE_BYTES:
+            await self.send_json(error(
+                f"the message is larger than {settings.PLAYGROUND_MAX_MESSAGE_BYTES} bytes"
+            ))
+            return
+        try:
+            content = json.loads(text_data)
+        except RecursionError:
+            await self.send_json(error("the message is nested too deeply"))
+            return
+        except ValueError as e:
+            await self.send_json(error(f"the message is not JSON ({e})"))
+            return
+        if not isinstance(content, dict):
+            await self.send_json(error("the message must be a JSON object", "type"))
+            return
+        kind = content.get("type")
         if kind == "run":
             await self.start(content)
+        elif kind == "subscribe":
+            await self.subscribe(content)
         elif kind == "stop":
-            self.stopping = True
-            await self.cancel()
+            await self.stop(content)
         else:
-            await self.send_json(
-                {
-                    "type": "errors",
-                    "errors": [{"field": "type", "message": "type must be run or stop"}],
-                }
-            )
+            await self.send_json(error("type must be run, subscribe or stop", "type"))
+
+    # -- run ---------------------------------------------------------------------
 
     async def start(self, content):
-        if self.task and not self.task.done():
-            await self.send_json(
-                {
-                    "type": "errors",
-                    "errors": [
-                        {"field": None, "message": "a run is already streaming; stop it first"}
-                    ],
-                }
-            )
+        requests = content.get("runs", [content])
+        if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_RUNS_PER_MESSAGE:
+            await self.send_json(error(f"runs must be a list of 1 to {MAX_RUNS_PER_MESSAGE} runs",
+                                       "runs"))
             return
+        for request in requests:
+            await self.start_one(request if isinstance(request, dict) else {})
+
+    async def start_one(self, request):
+        ref = {"ref": request["ref"]} if "ref" in request else {}
+        user = self.scope["user"]
         try:
-            prepared = await database_sync_to_async(runs.prepare)(self.scope["user"], content)
-        except runs.Refused as e:
-            await self.send_json({"type": "errors", "errors": e.errors})
+            spec = await database_sync_to_async(specs.from_page)(user, request)
+        except specs.Refused as e:
+            await self.send_json({"type": "errors", **ref, "errors": e.errors})
             return
         except Exception:
-            # A bug must cost one run, not the socket (the page would think a
-            # run it never started was lost).
+            # A bug must cost one run, not the socket.
             log.exception("preparing a run failed")
-            await self.send_json(
-                {"type": "errors", "errors": [{"field": None, "message": "internal error: the "
-                                               "run was not started"}]}
-            )
+            await self.send_json(error("internal error: the run was not started", **ref))
             return
-        self.stopping = False
-        self.prepared = prepared
-        await self.send_json(
-            {
-                "type": "started",
-                "run": str(prepared.run.uuid),
-                "conversation": str(prepared.run.conversation.uuid),
-            }
-        )
-        self.task = asyncio.create_task(self.relay(prepared))
+        subscriber = self.subscriber()
+        # "started" goes out before any event of the run: hold the
+        # subscriber's lock until it is sent.
+        async with subscriber.lock:
+            live = await engine.start(spec, subscriber)
+            self.watching[live.uuid] = subscriber
+            subscriber.run = live.uuid
+            await self.send_json({"type": "started", "run": live.uuid, **ref,
+                                  "conversation": str(spec.conversation.uuid)})
 
-    async def relay(self, prepared):
-        async def send(event):
-            await self.send_json(event_message(event))
+    # -- subscribe / stop ----------------------------------------------------------
 
-        def stopped_status():
-            return Run.CANCELLED if self.stopping else Run.INTERRUPTED
-
+    async def subscribe(self, content):
+        run_uuid, after = str(content.get("run")), content.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self.send_json(error("after must be a whole number ≥ 0", "after", run=run_uuid))
+            return
+        if run_uuid in self.watching:
+            return  # already watching it on this socket
+        subscriber = self.subscriber()
+        subscriber.run = run_uuid
+        self.watching[run_uuid] = subscriber
         try:
-            await runs.execute(prepared, send, stopped_status)
-        except asyncio.CancelledError:
-            if self.stopping:
-                await self.send_done(prepared)
-            raise
-        except Exception:
-            log.exception("run %s failed", prepared.run.uuid)
-            await self.send_done(prepared)
-            return
-        await self.send_done(prepared)
+            await engine.subscribe(self.scope["user"], run_uuid, subscriber, after)
+        except engine.NotFound:
+            del self.watching[run_uuid]
+            await self.send_json(error("run not found", "run", run=run_uuid))
 
-    async def send_done(self, prepared):
-        if prepared.finished is not None:
-            await asyncio.shield(prepared.finished)
-        run = prepared.run
-        html = await database_sync_to_async(render_to_string)(
-            "studio/_result.html", result_context(run)
-        )
-        message = {"type": "done", "run": str(run.uuid), "status": run.status, "html": html}
-        if run.endpoint == "chat" and run.status == Run.COMPLETED and run.response["choices"]:
-            # The reply as a message, for the page's editor to append.
-            message["reply"] = run.response["choices"][0]["message"]
-        await self.send_json(message)
+    async def stop(self, content):
+        runs = [str(content["run"])] if content.get("run") else list(self.watching)
+        for run_uuid in runs:
+            await engine.stop(self.scope["user"], run_uuid)
 
-    async def cancel(self):
-        task, self.task = self.task, None
-        if task and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+    # -- events out --------------------------------------------------------------
+
+    def subscriber(self):
+        async def send(seq, event):
+            run_uuid = subscriber.run
+            if isinstance(event, Ended):
+                self.watching.pop(run_uuid, None)
+                await self.send_json(await self.done(run_uuid, seq, event))
+            else:
+                await self.send_json(message(run_uuid, seq, event))
+
+        subscriber = Subscriber(send)
+        return subscriber
+
+    async def done(self, run_uuid, seq, ended):
+        return await database_sync_to_async(_done_message)(run_uuid, seq, ended)
+
+
+def _done_message(run_uuid, seq, ended):
+    done = message(run_uuid, seq, ended)
+    run = Run.objects.select_related("model__provider").filter(uuid=run_uuid).first()
+    if run is None:
+        return done
+    done["html"] = render_to_string("studio/_result.html", result_context(run))
+    if run.endpoint == "chat" and run.status == Run.COMPLETED and run.response["choices"]:
+        # The reply as a message, for the page's editor to append.
+        done["reply"] = run.response["choices"][0]["message"]
+    return done

@@ -3,8 +3,6 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from playground.asgi import application
-
 
 def session_cookie(user):
     client = Client()
@@ -16,6 +14,10 @@ def session_cookie(user):
 def connect():
     """Open the playground websocket through the full ASGI stack (origin check,
     session auth) as `user`; returns a connected communicator."""
+    # Imported here, not at the top: conftest.py turns the run keeper off for
+    # the test process in pytest_configure, which runs after this file loads.
+    from playground.asgi import application
+
     opened = []
 
     async def open_socket(user=None, origin="http://127.0.0.1:8000"):

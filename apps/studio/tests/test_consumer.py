@@ -94,20 +94,49 @@ async def test_it_stops_a_run_and_keeps_the_partial_text(connect, owner, fake_mo
     await ws.disconnect()
 
 
-async def test_it_keeps_an_interrupted_run_when_the_browser_goes_away(
-    connect, owner, fake_model, upstream
+async def test_it_keeps_an_interrupted_run_when_the_page_stays_away_past_the_grace_period(
+    connect, owner, fake_model, upstream, settings
 ):
+    settings.RUN_GRACE_SECONDS = 0.3
     upstream.behave(chunks=["partial ", "text ", "never"], stall_after=2)
     ws, _, _ = await connect(owner)
     await ws.send_json_to(run_message(fake_model))
     await receive_until(ws, "delta")
     await receive_until(ws, "delta")
     await ws.disconnect()
+    # Not at once: a reload would pick the run up again...
+    assert not await upstream.wait_for_disconnect(0.15)
+    # ...but nobody came back.
     assert await upstream.wait_for_disconnect(1.0)
 
     run = await database_sync_to_async(Run.objects.get)()
+    for _ in range(50):
+        if run.status != Run.RUNNING:
+            break
+        await asyncio.sleep(0.02)
+        run = await database_sync_to_async(Run.objects.get)()
     assert run.status == Run.INTERRUPTED
     assert run.output_text == "partial text "
+
+
+async def test_it_picks_a_run_up_again_after_a_reload(connect, owner, fake_model, upstream):
+    upstream.behave(chunks=["one ", "two ", "three ", "four"], interval=0.15)
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to(run_message(fake_model))
+    first = await receive_until(ws, "delta")
+    run_uuid = first[0]["run"]
+    await ws.disconnect()  # the reload
+
+    again, _, _ = await connect(owner)
+    await again.send_json_to({"type": "subscribe", "run": run_uuid, "after": 0})
+    messages = await receive_until(again, "done")
+    assert all(m["run"] == run_uuid for m in messages)
+    seqs = [m["seq"] for m in messages]
+    assert seqs == sorted(set(seqs))  # each event once, in order
+    assert deltas_text(messages) == "one two three four"
+    assert messages[-1]["status"] == "completed"
+    assert (await get_run(run_uuid)).output_text == "one two three four"
+    await again.disconnect()
 
 
 async def test_it_shows_validation_errors_by_field_and_starts_nothing(
@@ -229,18 +258,45 @@ async def test_it_refuses_a_foreign_origin(connect, owner):
     assert not connected
 
 
-async def test_it_runs_one_stream_at_a_time_per_socket(connect, owner, fake_model, upstream):
-    upstream.behave(chunks=["slow"], stall_after=1)
+async def test_it_carries_several_runs_on_one_socket(connect, owner, fake_model, upstream):
+    upstream.behave(chunks=["a", "b", "c", "d"], interval=0.05)
     ws, _, _ = await connect(owner)
-    await ws.send_json_to(run_message(fake_model))
-    await receive_until(ws, "delta")
-    await ws.send_json_to(run_message(fake_model))
-    message = await receive_until(ws, "errors")
-    assert "already streaming" in message[-1]["errors"][0]["message"]
-    await ws.send_json_to({"type": "stop"})
-    await receive_until(ws, "done")
+    first, second = run_message(fake_model, prompt="one"), run_message(fake_model, prompt="two")
+    await ws.send_json_to({"type": "run", "runs": [{**first, "ref": "left"},
+                                                   {**second, "ref": "right"}]})
+    messages, done = [], 0
+    while done < 2:
+        message = await ws.receive_json_from(timeout=10)
+        messages.append(message)
+        done += message["type"] == "done"
+    started = {m["ref"]: m["run"] for m in messages if m["type"] == "started"}
+    assert set(started) == {"left", "right"} and started["left"] != started["right"]
+    for run_uuid in started.values():
+        mine = [m for m in messages if m.get("run") == run_uuid and m["type"] == "delta"]
+        assert "".join(m["text"] for m in mine) == "abcd"
+    runs = {r.uuid.hex: r for r in await database_sync_to_async(list)(Run.objects.all())}
+    assert {r.prompt_text for r in runs.values()} == {"one", "two"}
     await ws.disconnect()
-    await asyncio.sleep(0)
+
+
+async def test_it_stops_one_run_and_leaves_the_other(connect, owner, fake_model, upstream):
+    upstream.behave(chunks=["x"] * 40, interval=0.05)
+    ws, _, _ = await connect(owner)
+    await ws.send_json_to({"type": "run", "runs": [{**run_message(fake_model), "ref": "a"},
+                                                   {**run_message(fake_model), "ref": "b"}]})
+    started = {}
+    while len(started) < 2:
+        message = await ws.receive_json_from(timeout=5)
+        if message["type"] == "started":
+            started[message["ref"]] = message["run"]
+    await ws.send_json_to({"type": "stop", "run": started["a"]})
+    finished = {}
+    while len(finished) < 2:
+        message = await ws.receive_json_from(timeout=10)
+        if message["type"] == "done":
+            finished[message["run"]] = message["status"]
+    assert finished == {started["a"]: "cancelled", started["b"]: "completed"}
+    await ws.disconnect()
 
 
 async def test_it_runs_without_streaming_when_stream_is_off(connect, owner, fake_model, upstream):
@@ -265,12 +321,8 @@ async def test_it_tells_the_user_which_fields_the_model_does_not_accept(
     await ws.send_json_to(run_message(fake_model, temperature=0.2, echo=True))
     messages = await receive_until(ws, "done")
     notices = [m for m in messages if m["type"] == "notice"]
-    assert notices == [
-        {
-            "type": "notice",
-            "field": "echo",
-            "message": "echo-1 does not accept echo; it was not sent",
-        }
+    assert [(m["field"], m["message"]) for m in notices] == [
+        ("echo", "echo-1 does not accept echo; it was not sent")
     ]
     assert "echo" not in upstream.requests[-1].json
     run = await get_run(messages[0]["run"])

@@ -1,0 +1,455 @@
+"""Start, drive, checkpoint, watch, stop and finish runs.
+
+One run, start to end:
+
+1. `start(spec, subscriber)` builds the Run (unsaved) and its wire body (the
+   adapter's `prepare()`, once: what is recorded is what is sent), registers a
+   LiveRun in this process and starts its task.
+2. The task (`LiveRun._drive`) sends the upstream request, then saves the Run
+   while the request is on its way (no commit before the first token), and
+   hands every adapter event to the Assembly and to each subscriber in order,
+   numbered from 1. The first event is never held back.
+3. What arrived is checkpointed into the Run at most every
+   RUN_CHECKPOINT_SECONDS and at the end, so a killed process loses at most
+   that last interval (keeper.py turns its runs into `interrupted`).
+4. Subscribers come and go: the page that started the run, the same page
+   after a reload, another tab, another process (hub.py). Each first gets
+   every event it has not seen, then the live ones, exactly once, in order.
+5. `stop()` from any subscriber, in any process, cancels the task: the
+   upstream request is closed and the run is kept as `cancelled`. A
+   playground run whose last subscriber left keeps going for
+   RUN_GRACE_SECONDS (a reload), then is kept as `interrupted`; a gateway
+   run ends as soon as its client leaves.
+6. The final save is shielded from cancellation; `Ended` (the last event) is
+   reported only once the Run is stored.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.history.assemble import Assembly, events_from_response, prompt_text
+from apps.history.models import Run
+from apps.inference import Error, Meta, Notice, UpstreamError, complete, prepare, stream
+
+from . import hub
+from .broadcast import Broadcast, Subscriber  # noqa: F401 (part of the API)
+from .protocol import Ended
+
+log = logging.getLogger(__name__)
+
+# What happens when the last subscriber of a run goes away.
+GRACE = "grace"  # keep going for RUN_GRACE_SECONDS (a reload), then interrupt
+END = "end"  # interrupt at once (a gateway client hung up, as OpenAI does)
+
+ID_PREFIX = {"completions": "cmpl", "chat": "chatcmpl"}
+
+# This process's runs, by uuid string.
+LIVE: "dict[str, LiveRun]" = {}
+
+
+def db(fn, *args):
+    """Await fn(*args) in a pooled thread. Not thread-sensitive: each call is
+    complete in itself (its own transaction), so runs' writes don't queue
+    behind one another on a single thread."""
+    return database_sync_to_async(fn, thread_sensitive=False)(*args)
+
+
+class NotFound(Exception):
+    """No such run, or not the user's (the same thing to them)."""
+
+
+@dataclass
+class Spec:
+    """A run, validated and resolved (specs.py builds these)."""
+
+    owner: object  # a User
+    endpoint: str  # "completions" or "chat"
+    model: object  # an apps.providers Model
+    target: object  # its apps.inference Target
+    body: dict  # the catalogue's clean body
+    streams: bool  # ask the upstream for a stream (else complete() replayed as events)
+    source: str = "playground"
+    conversation: object = None  # a Conversation (unsaved if new)
+    thread: list | None = None  # chat: the messages as sent, stored on the conversation
+    key_prefix: str = ""
+    # Gateway: report the model under the name the client used, and our own
+    # completion id (it names the Run, so a client's log leads to its record).
+    public_model: str | None = None
+    on_detach: str = GRACE
+    on_record: list = field(default_factory=list)  # run in the Run's first transaction
+
+
+class LiveRun(Broadcast):
+    """A run driven by this process."""
+
+    def __init__(self, spec, run, prepared):
+        super().__init__()
+        self.spec = spec
+        self.run = run
+        self.uuid = str(run.uuid)
+        self.prepared = prepared
+        self.assembly = Assembly(spec.endpoint)
+        self.watchers = set()  # other processes' hub channels watching this run
+        self.task = None
+        self.stop_status = None
+        self.status = Run.RUNNING
+        self.recorded = None  # the Run's first save
+        self.finished = None  # the final save
+        self._checkpointing = None  # the checkpoint write in flight
+        self._checkpoint_seq = 0
+        self._checkpoint_at = 0.0
+        self._checkpoint_timer = None
+        self._grace = None
+
+    # -- subscribers ------------------------------------------------------
+
+    async def attach(self, subscriber, after=0):
+        self._cancel_grace()
+        await super().attach(subscriber, after)
+
+    def detach(self, subscriber):
+        super().detach(subscriber)
+        self._maybe_abandoned()
+
+    def watch_from(self, channel):
+        self._cancel_grace()
+        self.watchers.add(channel)
+
+    def unwatch_from(self, channel):
+        self.watchers.discard(channel)
+        self._maybe_abandoned()
+
+    def _maybe_abandoned(self):
+        if self.subscribers or self.watchers or self.task is None or self.task.done():
+            return
+        if self.spec.on_detach == END:
+            self.stop(Run.INTERRUPTED)
+        elif self._grace is None:
+            loop = asyncio.get_running_loop()
+            self._grace = loop.call_later(settings.RUN_GRACE_SECONDS, self._grace_over)
+
+    def _grace_over(self):
+        self._grace = None
+        if not (self.subscribers or self.watchers):
+            self.stop(Run.INTERRUPTED)
+
+    def _cancel_grace(self):
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    # -- stopping -----------------------------------------------------------
+
+    def stop(self, status=Run.CANCELLED):
+        """Cancel the run (cancelled: Stop; interrupted: nobody watches)."""
+        if self.task is None or self.task.done():
+            return
+        self.stop_status = self.stop_status or status
+        self.task.cancel()
+
+    # -- driving ------------------------------------------------------------
+
+    async def _drive(self):
+        # The upstream request goes out first (the first await in
+        # _upstream), and the Run is saved while it is on its way.
+        self.recorded = asyncio.ensure_future(db(_record, self.spec, self.run))
+        status = Run.COMPLETED
+        try:
+            async with aclosing(self._upstream()) as events:
+                async for event in events:
+                    await self._publish(event)
+            status = Run.FAILED if self.assembly.error else Run.COMPLETED
+        except asyncio.CancelledError:
+            status = Run.FAILED if self.assembly.error else (self.stop_status or Run.INTERRUPTED)
+            raise
+        except Exception as exc:  # a bug must not leave a run "running"
+            log.exception("run %s failed", self.uuid)
+            status = Run.FAILED
+            await self._publish(Error(f"internal error: {type(exc).__name__}", "internal"))
+        finally:
+            self.assembly.end()
+            # A task of its own, awaited shielded: the save completes even
+            # though this task is being cancelled.
+            self.finished = asyncio.ensure_future(self._finish(status))
+            await asyncio.shield(self.finished)
+
+    async def _upstream(self):
+        spec = self.spec
+        if spec.streams:
+            async with aclosing(
+                stream(spec.target, spec.endpoint, spec.body, prepared=self.prepared)
+            ) as events:
+                async for event in events:
+                    yield event
+            return
+        # Not streamed: the upstream gets the request as made (best_of > 1
+        # cannot be streamed at all) and the answer is replayed as events,
+        # notices included, so both kinds are shown and stored the same way.
+        try:
+            response = await complete(
+                spec.target, spec.endpoint, spec.body, prepared=self.prepared
+            )
+        except UpstreamError as error:
+            yield Meta()
+            for notice in self.prepared[1]:
+                yield notice
+            yield error.event()
+            return
+        replayed = list(events_from_response(spec.endpoint, response))
+        yield replayed[0]  # the Meta
+        for notice in response.get("notices", ()):
+            yield Notice(notice["message"], notice["field"])
+        for event in replayed[1:]:
+            yield event
+
+    async def _publish(self, event):
+        if isinstance(event, Meta) and self.spec.public_model is not None:
+            event = Meta(
+                id=f"{ID_PREFIX[self.spec.endpoint]}-{self.run.uuid.hex}",
+                model=self.spec.public_model,
+                created=event.created or int(time.time()),
+                system_fingerprint=event.system_fingerprint,
+            )
+        self.assembly.add(event)
+        seq = await self.publish(event)
+        if self.watchers:
+            await hub.send_event(self, seq, event)
+        self._schedule_checkpoint()
+
+    # -- checkpoints --------------------------------------------------------
+
+    def _schedule_checkpoint(self):
+        if self._checkpoint_timer is not None or self.finished is not None:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._checkpoint_at + settings.RUN_CHECKPOINT_SECONDS
+        self._checkpoint_timer = loop.call_at(max(due, loop.time()), self._checkpoint)
+
+    def _checkpoint(self):
+        self._checkpoint_timer = None
+        if self.finished is not None:
+            return  # the final save stores everything
+        if self._checkpointing is not None or not self.recorded.done():
+            return  # _checkpointed() schedules the next one
+        seq = len(self.log)
+        if seq == self._checkpoint_seq:
+            return
+        self._checkpoint_at = asyncio.get_running_loop().time()
+        # Frozen here, on the loop, where the Assembly grows.
+        snapshot = self.assembly.snapshot()
+        lease = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+        self._checkpoint_seq = seq
+        self._checkpointing = asyncio.ensure_future(
+            db(self.run.checkpoint, snapshot, seq, lease)
+        )
+        self._checkpointing.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, task):
+        self._checkpointing = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("checkpointing run %s failed: %s", self.uuid, task.exception())
+        if len(self.log) > self._checkpoint_seq:
+            self._schedule_checkpoint()
+
+    # -- the end ----------------------------------------------------------------
+
+    async def _finish(self, status):
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.cancel()
+            self._checkpoint_timer = None
+        try:
+            await self.recorded
+            if self._checkpointing is not None:
+                with suppress(Exception):
+                    await self._checkpointing
+            assembly = self.assembly
+            await db(self.run.finish, status, assembly, assembly.error, len(self.log) + 1)
+            if self.spec.endpoint == "chat" and status == Run.COMPLETED and assembly.choices:
+                await db(_append_reply, self.run, assembly)
+        except Exception:
+            # The database is gone: say how the run ended all the same.
+            log.exception("storing run %s failed", self.uuid)
+        finally:
+            self.status = status
+            LIVE.pop(self.uuid, None)
+            ended = Ended(status)
+            seq = await self.publish(ended)
+            if self.watchers:
+                await hub.send_event(self, seq, ended)
+            hub.disown(self)
+
+
+def _record(spec, run):
+    """The Run's first save (and its conversation's): while the upstream
+    request is already on its way."""
+    with transaction.atomic():
+        if run.conversation is not None:
+            run.conversation.save()
+            if spec.thread is not None:
+                run.conversation.set_messages(spec.thread)
+            run.conversation_id = run.conversation.pk
+        run.save()
+        for hook in spec.on_record:
+            hook()
+
+
+def _append_reply(run, assembly):
+    # The first choice joins the thread, so the user can go on from it.
+    reply = assembly.choices[min(assembly.choices)].as_chat()["message"]
+    run.conversation.append_message(reply, run=run)
+
+
+def build(spec):
+    """The Run a spec describes (unsaved) and its wire body: (run, prepared)."""
+    prepared = prepare(spec.target, spec.endpoint, spec.body, stream=spec.streams)
+    model = spec.model
+    run = Run(
+        owner=spec.owner,
+        conversation=spec.conversation,
+        source=spec.source,
+        gateway_key_prefix=spec.key_prefix,
+        endpoint=spec.endpoint,
+        model=model,
+        model_name=model.display_name or model.upstream_id,
+        provider_name=model.provider.name,
+        request=prepared[0],
+        prompt_text=prompt_text(spec.endpoint, spec.body),
+        lease_until=timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS),
+    )
+    return run, prepared
+
+
+def wire_body(target, endpoint, body):
+    """What a playground run of this clean body sends upstream, and so
+    records (View code shows the same): streamed unless the body says not."""
+    return prepare(target, endpoint, body, stream=body.get("stream", True) is not False)[0]
+
+
+async def start(spec, subscriber=None):
+    """Start a run; `subscriber` (if any) is attached before its first event."""
+    run, prepared = build(spec)
+    live = LiveRun(spec, run, prepared)
+    LIVE[live.uuid] = live
+    if subscriber is not None:
+        # Nothing happened yet: no backlog, so no need for its lock (which
+        # the caller may hold, to say "started" before the first event).
+        live.subscribers.add(subscriber)
+    live.task = asyncio.create_task(live._drive(), name=f"run {live.uuid}")
+    hub.own(live)
+    return live
+
+
+def live_run(run_uuid):
+    return LIVE.get(str(run_uuid))
+
+
+async def subscribe(user, run_uuid, subscriber, after=0):
+    """Watch a run of the user's from `after` (the last seq the subscriber
+    has seen): the events it missed, then the live ones. Raises NotFound."""
+    run_uuid = str(run_uuid)
+    live = LIVE.get(run_uuid)
+    if live is not None:
+        if live.run.owner_id != user.pk:
+            raise NotFound(run_uuid)
+        await live.attach(subscriber, after)
+        return
+    run = await db(_own_run, user, run_uuid)
+    if run.status == Run.RUNNING and await hub.watch(run_uuid, user, subscriber, after):
+        return
+    if run.status == Run.RUNNING:
+        # No process answers for it. With the in-memory layer there is only
+        # this process, so it is gone for good; across processes, only once
+        # its lease ran out (until then its process may just be slow).
+        if not hub.shared() or run.lease_until is None or run.lease_until < timezone.now():
+            await db(_interrupt, run)
+    await _replay_stored(run, subscriber, after)
+
+
+def detach(run_uuid, subscriber):
+    """The subscriber went away (a closed socket, a gone client)."""
+    live = LIVE.get(str(run_uuid))
+    if live is not None:
+        live.detach(subscriber)
+    else:
+        hub.unwatch(str(run_uuid), subscriber)
+
+
+async def stop(user, run_uuid, status=Run.CANCELLED):
+    """Stop a run of the user's, wherever it runs."""
+    run_uuid = str(run_uuid)
+    live = LIVE.get(run_uuid)
+    if live is not None:
+        if live.run.owner_id == user.pk:
+            live.stop(status)
+        return
+    await hub.stop(run_uuid, user.pk, status)
+
+
+def _own_run(user, run_uuid):
+    try:
+        run = Run.objects.filter(uuid=uuid.UUID(run_uuid), owner=user).first()
+    except ValueError:
+        run = None
+    if run is None:
+        raise NotFound(run_uuid)
+    return run
+
+
+def _interrupt(run):
+    Run.objects.filter(pk=run.pk).interrupt()
+    run.refresh_from_db()
+
+
+def stored_events(run):
+    """A stored run (finished, or its last checkpoint) as the events that
+    rebuild it: what a subscriber gets when no process drives the run."""
+    events = list(events_from_response(run.endpoint, run.response or {"choices": []}))
+    events[1:1] = [Notice(n["message"], n.get("field")) for n in run.notices or ()]
+    if run.error:
+        events.append(Error(run.error, run.error_code or "upstream"))
+    return events
+
+
+async def _replay_stored(run, subscriber, after):
+    # A stored state is one point in the run's sequence (run.seq): its events
+    # all carry that number, and whatever comes live after it is newer.
+    seq = max(run.seq, after)
+    for event in stored_events(run):
+        await subscriber.send(seq, event)
+    if run.status != Run.RUNNING:
+        await subscriber.send(seq + 1, Ended(run.status))
+
+
+async def start_watched(spec):
+    """Start a run and watch it through an async iterator of its events, the
+    last one Ended (once the Run is stored): returns (live, events). Closing
+    the iterator (a client that went away) detaches from the run."""
+    queue = asyncio.Queue()
+
+    async def put(seq, event):
+        queue.put_nowait(event)
+
+    subscriber = Subscriber(put)
+    live = await start(spec, subscriber)
+
+    async def events():
+        try:
+            while True:
+                event = await queue.get()
+                yield event
+                if isinstance(event, Ended):
+                    return
+        finally:
+            live.detach(subscriber)
+
+    return live, events()

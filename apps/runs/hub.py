@@ -1,0 +1,227 @@
+"""Runs across processes, over the channel layer.
+
+Behind a load balancer, a reload or a second tab may land on another server
+process than the one driving the run. Each process has one hub: a channel of
+its own on the channel layer (channels-redis in production) and a task that
+reads it.
+
+- The process that drives a run (the owner) joins the run's control group,
+  `runs-ctl.<uuid>`, so any process can reach it without knowing where it is.
+- A process that wants to watch the run (a watcher) sends `runs.subscribe` to
+  that group; the owner answers with every event so far and from then on
+  sends it each new event (`runs.events`), until it says `runs.unsubscribe`.
+  The watcher keeps a mirror of the run's events (a Broadcast, like the
+  owner's), so any number of its own subscribers share one subscription.
+- `runs.stop` to the group stops the run from anywhere.
+
+Events carry their sequence numbers: the mirror puts them in order and
+drops repeats, whatever order the backlog and the live events arrive in.
+With the in-memory layer there is one process and the hub is never used.
+"""
+
+import asyncio
+import logging
+import weakref
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from .broadcast import Broadcast
+from .protocol import Ended, decode, encode
+
+log = logging.getLogger(__name__)
+
+# How long a watcher waits for the owner of a running run to answer before
+# it takes the run for orphaned (its process died) and reads the database.
+ANSWER_TIMEOUT = 3.0
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]"
+_hubs = weakref.WeakKeyDictionary()
+
+
+def shared():
+    """Whether other processes can be reached (not the in-memory layer)."""
+    layer = get_channel_layer()
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
+
+
+def control_group(run_uuid):
+    return f"runs-ctl.{run_uuid}"
+
+
+def current():
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub(get_channel_layer())
+    return hub
+
+
+class Mirror(Broadcast):
+    """Another process's run, as seen from this one."""
+
+    def __init__(self, hub, run_uuid):
+        super().__init__()
+        self.hub = hub
+        self.uuid = run_uuid
+        self.answered = asyncio.Event()
+        self.pending = {}
+
+    async def take(self, first, events):
+        self.answered.set()
+        for seq, data in enumerate(events, first):
+            if seq > len(self.log):
+                self.pending[seq] = decode(data)
+        while (seq := len(self.log) + 1) in self.pending:
+            event = self.pending.pop(seq)
+            await self.publish(event)
+            if isinstance(event, Ended):
+                self.hub.mirrors.pop(self.uuid, None)
+
+    def detach(self, subscriber):
+        super().detach(subscriber)
+        if not self.subscribers and self.hub.mirrors.get(self.uuid) is self:
+            del self.hub.mirrors[self.uuid]
+            self.hub.spawn(self.hub.tell_owner(self.uuid, {"type": "runs.unsubscribe"}))
+
+
+class Hub:
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel = None
+        self.mirrors = {}
+        self._opening = asyncio.Lock()
+        self._tasks = set()
+
+    def spawn(self, coroutine):
+        # Fire and forget, but keep a reference (asyncio only keeps weak ones).
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def open(self):
+        async with self._opening:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel("runs")
+                self.spawn(self._listen())
+        return self.channel
+
+    async def tell_owner(self, run_uuid, message):
+        await self.layer.group_send(
+            control_group(run_uuid), {**message, "run": run_uuid, "reply_to": await self.open()}
+        )
+
+    async def _listen(self):
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A dropped connection to Redis must not end this process's
+                # part in every run: wait a moment and listen again.
+                log.warning("run hub: receiving failed (%s); retrying", exc)
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                await self._dispatch(message)
+            except Exception:
+                log.exception("run hub: handling %s failed", message.get("type"))
+
+    async def _dispatch(self, message):
+        from .engine import LIVE  # the owner's side; engine imports this module
+
+        kind, run_uuid = message.get("type"), message.get("run")
+        if kind == "runs.events":
+            mirror = self.mirrors.get(run_uuid)
+            if mirror is not None:
+                await mirror.take(message["first"], message["events"])
+            return
+        live = LIVE.get(run_uuid)
+        if live is None:
+            return  # over already; the asker reads the database
+        if kind == "runs.subscribe":
+            if live.run.owner_id != message.get("user"):
+                return
+            live.watch_from(message["reply_to"])
+            await self._send(live, message["reply_to"], 1, live.log)
+        elif kind == "runs.unsubscribe":
+            live.unwatch_from(message["reply_to"])
+        elif kind == "runs.stop":
+            if live.run.owner_id == message.get("user"):
+                live.stop(message["status"])
+
+    async def _send(self, live, channel, first, events):
+        try:
+            await self.layer.send(
+                channel,
+                {"type": "runs.events", "run": live.uuid, "first": first,
+                 "events": [encode(e) for e in events]},
+            )
+        except Exception as exc:  # ChannelFull: that watcher is not reading
+            log.warning("run hub: a watcher of run %s is gone (%s)", live.uuid, exc)
+            live.unwatch_from(channel)
+
+
+# -- what the engine calls ----------------------------------------------------
+
+
+def own(live):
+    """Make the run reachable from other processes (not awaited: it must
+    not delay the upstream request)."""
+    if shared():
+        hub = current()
+
+        async def join():
+            await hub.layer.group_add(control_group(live.uuid), await hub.open())
+
+        hub.spawn(join())
+
+
+def disown(live):
+    if shared():
+        hub = current()
+
+        async def leave():
+            await hub.layer.group_discard(control_group(live.uuid), await hub.open())
+
+        hub.spawn(leave())
+
+
+async def send_event(live, seq, event):
+    hub = current()
+    for channel in tuple(live.watchers):
+        await hub._send(live, channel, seq, [event])
+
+
+async def watch(run_uuid, user, subscriber, after):
+    """Subscribe to a run driven by another process. False if nobody answers
+    for it within ANSWER_TIMEOUT (its process is gone)."""
+    if not shared():
+        return False
+    hub = current()
+    mirror = hub.mirrors.get(run_uuid)
+    if mirror is None:
+        mirror = hub.mirrors[run_uuid] = Mirror(hub, run_uuid)
+        await hub.tell_owner(run_uuid, {"type": "runs.subscribe", "user": user.pk})
+    await mirror.attach(subscriber, after)
+    try:
+        await asyncio.wait_for(mirror.answered.wait(), ANSWER_TIMEOUT)
+    except TimeoutError:
+        mirror.detach(subscriber)
+        return False
+    return True
+
+
+def unwatch(run_uuid, subscriber):
+    if shared():
+        mirror = current().mirrors.get(run_uuid)
+        if mirror is not None:
+            mirror.detach(subscriber)
+
+
+async def stop(run_uuid, user_id, status):
+    if shared():
+        await current().tell_owner(
+            run_uuid, {"type": "runs.stop", "user": user_id, "status": status}
+        )

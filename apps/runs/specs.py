@@ -1,0 +1,123 @@
+"""What a caller asks for, validated and resolved into an engine Spec.
+
+Both are sync (database reads only): call them in a thread from async code.
+Validation is the catalogue's, the same for the page and the gateway.
+"""
+
+import uuid
+
+from django.utils import timezone
+
+from apps.catalog import ValidationFailed, validate
+from apps.history.assemble import prompt_text
+from apps.history.models import Conversation
+from apps.providers.crypto import SecretUnreadable
+from apps.providers.models import Model
+
+from .engine import END, GRACE, Spec
+
+MODES = ("completions", "chat")
+
+
+class Refused(Exception):
+    """The request cannot start a run; `errors` are [{field, message}]."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def from_page(user, message):
+    """A run request from the playground page:
+    {"mode", "model" (model uuid), "conversation" (uuid or null), "body"
+    (every set field but model, JSON-typed)}. Raises Refused."""
+    mode = message.get("mode")
+    if mode not in MODES:
+        raise Refused([{"field": "mode", "message": "mode must be completions or chat"}])
+    model = (
+        Model.objects.enabled()
+        .for_endpoint(mode)
+        .select_related("provider")
+        .filter(uuid=_uuid(message.get("model")))
+        .first()
+    )
+    if model is None:
+        raise Refused([{"field": "model", "message": "choose a model that serves " + mode}])
+    form_body = message.get("body")
+    if not isinstance(form_body, dict):
+        raise Refused([{"field": "body", "message": "body must be an object"}])
+    try:
+        # The playground streams unless told not to: validate what will be
+        # sent, so stream-only rules (best_of, stream_options) judge the same
+        # request the upstream receives.
+        body = validate(mode, {"stream": True, **form_body, "model": model.upstream_id})
+    except ValidationFailed as e:
+        raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
+    target = _target(model)
+    if target is None:
+        raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
+                        "its API key cannot be decrypted; ask an administrator"}])
+
+    conversation = _conversation(user, mode, message.get("conversation"))
+    conversation.form = {"model": str(model.uuid), "body": form_body}
+    conversation.updated = timezone.now()
+    if not conversation.title:
+        conversation.title = " ".join(prompt_text(mode, body).split())[:80] or "Untitled"
+    return Spec(
+        owner=user,
+        endpoint=mode,
+        model=model,
+        target=target,
+        body=body,
+        streams=body.get("stream", True) is not False,
+        conversation=conversation,
+        thread=body["messages"] if mode == "chat" else None,
+        on_detach=GRACE,
+    )
+
+
+def for_gateway(key, model, endpoint, body):
+    """A /v1 call with a valid key, a catalogue-clean body and its resolved
+    model. Returns None if the provider's key cannot be decrypted."""
+    target = _target(model)
+    if target is None:
+        return None
+    return Spec(
+        owner=key.owner,
+        endpoint=endpoint,
+        model=model,
+        target=target,
+        body=body,
+        streams=body.get("stream") is True,
+        source="gateway",
+        key_prefix=key.prefix,
+        public_model=body["model"],
+        on_detach=END,
+        on_record=[key.touch],
+    )
+
+
+def _target(model):
+    try:
+        return model.target()
+    except SecretUnreadable:
+        return None
+
+
+def _uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _conversation(user, mode, conversation_uuid):
+    if not conversation_uuid:
+        return Conversation(owner=user, mode=mode)
+    # Someone else's conversation is as absent as one that never existed.
+    conversation = Conversation.objects.filter(
+        uuid=_uuid(conversation_uuid), owner=user, mode=mode
+    ).first()
+    if conversation is None:
+        raise Refused([{"field": "conversation", "message": "conversation not found"}])
+    return conversation

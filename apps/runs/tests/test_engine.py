@@ -1,0 +1,270 @@
+"""The run engine against the real test upstream (testing/upstream.py), in
+one process: subscribers, stop, grace, checkpoints, leases, replays."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from apps.history.models import Run
+from apps.inference import Delta, Notice
+from apps.runs import engine, keeper, specs
+from apps.runs.engine import Subscriber
+from apps.runs.protocol import Ended
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Watcher:
+    """A subscriber that keeps what it is sent."""
+
+    def __init__(self):
+        self.events = []
+        self.ended = asyncio.Event()
+        self.subscriber = Subscriber(self.send)
+
+    async def send(self, seq, event):
+        self.events.append((seq, event))
+        if isinstance(event, Ended):
+            self.ended.set()
+
+    @property
+    def seqs(self):
+        return [seq for seq, _ in self.events]
+
+    @property
+    def text(self):
+        return "".join(e.text for _, e in self.events if isinstance(e, Delta))
+
+    @property
+    def status(self):
+        return self.events[-1][1].status if self.ended.is_set() else None
+
+    async def until(self, deltas=0, timeout=5):
+        async with asyncio.timeout(timeout):
+            while sum(isinstance(e, Delta) for _, e in self.events) < deltas:
+                await asyncio.sleep(0.01)
+
+    async def until_end(self, timeout=10):
+        await asyncio.wait_for(self.ended.wait(), timeout)
+
+
+def page_message(model, **body):
+    body.setdefault("prompt", "Say hello")
+    return {"mode": "completions", "model": str(model.uuid), "body": body}
+
+
+async def start(user, model, watcher=None, **body):
+    spec = await database_sync_to_async(specs.from_page)(user, page_message(model, **body))
+    return await engine.start(spec, watcher.subscriber if watcher else None)
+
+
+@database_sync_to_async
+def stored(live):
+    return Run.objects.get(uuid=live.uuid)
+
+
+async def test_it_gives_a_late_subscriber_every_event_once_in_order(owner, fake_model, upstream):
+    upstream.behave(chunks=["a", "b", "c", "d", "e", "f"], interval=0.05)
+    first, late = Watcher(), Watcher()
+    live = await start(owner, fake_model, first)
+    await first.until(deltas=3)
+    await engine.subscribe(owner, live.uuid, late.subscriber)
+    await first.until_end()
+    await late.until_end()
+
+    assert late.seqs == list(range(1, len(late.events) + 1))
+    assert late.events == first.events
+    assert late.text == "abcdef" and late.status == Run.COMPLETED
+
+
+async def test_it_resumes_a_subscriber_after_the_last_event_it_saw(owner, fake_model, upstream):
+    upstream.behave(chunks=["a", "b", "c", "d"], interval=0.05)
+    first, resumed = Watcher(), Watcher()
+    live = await start(owner, fake_model, first)
+    await first.until(deltas=2)
+    seen = first.seqs[-1]
+    await engine.subscribe(owner, live.uuid, resumed.subscriber, after=seen)
+    await resumed.until_end()
+    assert resumed.seqs[0] == seen + 1
+    assert [e for _, e in first.events[:seen]] + [e for _, e in resumed.events] == [
+        e for _, e in first.events
+    ]
+
+
+async def test_two_subscribers_see_the_same_run(owner, fake_model, upstream):
+    upstream.behave(chunks=["x", "y", "z"], interval=0.03)
+    one, two = Watcher(), Watcher()
+    live = await start(owner, fake_model, one)
+    await engine.subscribe(owner, live.uuid, two.subscriber)
+    await one.until_end()
+    await two.until_end()
+    assert one.events == two.events and one.text == "xyz"
+
+
+async def test_a_second_subscriber_stops_the_run(owner, fake_model, upstream):
+    upstream.behave(chunks=["kept "] * 3 + ["never"] * 20, interval=0.1)
+    starter, other = Watcher(), Watcher()
+    live = await start(owner, fake_model, starter)
+    await engine.subscribe(owner, live.uuid, other.subscriber)
+    await other.until(deltas=3)
+    await engine.stop(owner, live.uuid)
+    assert await upstream.wait_for_disconnect(1.0)
+    await starter.until_end()
+    assert starter.status == other.status == Run.CANCELLED
+    run = await stored(live)
+    assert run.status == Run.CANCELLED
+    assert run.output_text == starter.text and run.output_text.startswith("kept kept kept ")
+
+
+async def test_nobody_else_can_watch_or_stop_a_run(owner, outsider, fake_model, upstream):
+    upstream.behave(chunks=["mine"] * 5, interval=0.05)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    with pytest.raises(engine.NotFound):
+        await engine.subscribe(outsider, live.uuid, Watcher().subscriber)
+    await engine.stop(outsider, live.uuid)
+    await watcher.until_end()
+    assert watcher.status == Run.COMPLETED
+
+
+async def test_it_interrupts_a_run_nobody_came_back_to_after_the_grace_period(
+    owner, fake_model, upstream, settings
+):
+    settings.RUN_GRACE_SECONDS = 0.3
+    upstream.behave(chunks=["partial ", "text ", "never"], stall_after=2)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    await watcher.until(deltas=2)
+    engine.detach(live.uuid, watcher.subscriber)
+    assert not await upstream.wait_for_disconnect(0.15)  # still in its grace period
+    assert await upstream.wait_for_disconnect(1.0)
+    await asyncio.wait([live.task], timeout=2)
+    await live.finished
+    run = await stored(live)
+    assert run.status == Run.INTERRUPTED
+    assert run.output_text == "partial text "
+    assert not watcher.ended.is_set()  # it had gone: nothing more was sent to it
+
+
+async def test_a_subscriber_back_within_the_grace_period_keeps_the_run(
+    owner, fake_model, upstream, settings
+):
+    settings.RUN_GRACE_SECONDS = 0.3
+    upstream.behave(chunks=["one ", "two ", "three"], interval=0.25)
+    gone, back = Watcher(), Watcher()
+    live = await start(owner, fake_model, gone)
+    await gone.until(deltas=1)
+    engine.detach(live.uuid, gone.subscriber)
+    await asyncio.sleep(0.1)
+    await engine.subscribe(owner, live.uuid, back.subscriber)
+    await back.until_end()
+    assert back.status == Run.COMPLETED and back.text == "one two three"
+
+
+async def test_it_keeps_the_notices_of_a_run_that_is_not_streamed(owner, fake_model, upstream):
+    fake_model.accepted_fields = ["model", "prompt", "stream", "temperature"]
+    await database_sync_to_async(fake_model.save)()
+    upstream.behave(text="all at once")
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher, stream=False, echo=True)
+    await watcher.until_end()
+    notices = [e for _, e in watcher.events if isinstance(e, Notice)]
+    assert [(n.field, n.message) for n in notices] == [
+        ("echo", "echo-1 does not accept echo; it was not sent")
+    ]
+    run = await stored(live)
+    assert run.notices == [{"field": "echo", "message": notices[0].message}]
+    assert run.output_text == "all at once"
+    assert "stream" not in upstream.last.json and upstream.last.json == run.request
+
+
+async def test_it_checkpoints_what_arrived_while_the_run_goes_on(
+    owner, fake_model, upstream, settings
+):
+    settings.RUN_CHECKPOINT_SECONDS = 0.1
+    upstream.behave(chunks=["saved ", "while ", "streaming ", "never"], stall_after=3)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    await watcher.until(deltas=3)
+    await asyncio.sleep(0.4)
+    run = await stored(live)
+    assert run.status == Run.RUNNING
+    assert run.output_text == "saved while streaming "
+    assert run.response["choices"][0]["text"] == "saved while streaming "
+    assert run.seq == len(watcher.events)
+    assert run.lease_until > timezone.now()
+    await engine.stop(owner, live.uuid)
+    await watcher.until_end()
+
+
+async def test_it_replays_a_finished_run_from_the_database(owner, fake_model, upstream):
+    upstream.behave(chunks=["done ", "and ", "stored"])
+    first, later = Watcher(), Watcher()
+    live = await start(owner, fake_model, first)
+    await first.until_end()
+    assert engine.live_run(live.uuid) is None
+    await engine.subscribe(owner, live.uuid, later.subscriber)
+    assert later.text == "done and stored"
+    assert later.status == Run.COMPLETED
+
+
+async def test_a_subscriber_that_breaks_costs_nothing_but_itself(owner, fake_model, upstream):
+    upstream.behave(chunks=["a", "b", "c"], interval=0.02)
+
+    async def broken(seq, event):
+        raise ConnectionError("socket closed")
+
+    good = Watcher()
+    live = await start(owner, fake_model, good)
+    await engine.subscribe(owner, live.uuid, Subscriber(broken))
+    await good.until_end()
+    assert good.status == Run.COMPLETED and good.text == "abc"
+
+
+@database_sync_to_async
+def make_run(owner, fake_model, lease_until, text="left behind"):
+    return Run.objects.create(
+        owner=owner, endpoint="completions", model=fake_model, model_name="Echo",
+        request={"model": "echo-1", "prompt": "x"}, status=Run.RUNNING, seq=3,
+        response={"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "echo-1",
+                  "choices": [{"index": 0, "text": text, "logprobs": None,
+                               "finish_reason": None}]},
+        output_text=text, lease_until=lease_until,
+    )
+
+
+async def test_a_run_whose_lease_ran_out_is_interrupted_with_its_checkpoint(owner, fake_model):
+    orphan = await make_run(owner, fake_model, timezone.now() - timedelta(seconds=1))
+    vouched = await make_run(owner, fake_model, timezone.now() + timedelta(seconds=30))
+    assert await database_sync_to_async(keeper.renew_and_sweep)() == 1
+    orphan = await database_sync_to_async(Run.objects.get)(pk=orphan.pk)
+    assert orphan.status == Run.INTERRUPTED and orphan.output_text == "left behind"
+    assert (await database_sync_to_async(Run.objects.get)(pk=vouched.pk)).status == Run.RUNNING
+
+
+async def test_the_keeper_renews_the_leases_of_its_own_runs(owner, fake_model, upstream):
+    upstream.behave(chunks=["waiting"], stall_after=1)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    await watcher.until(deltas=1)
+    await live.recorded
+    past = timezone.now() - timedelta(seconds=1)
+    await database_sync_to_async(Run.objects.filter(uuid=live.uuid).update)(lease_until=past)
+    assert await database_sync_to_async(keeper.renew_and_sweep)() == 0
+    run = await stored(live)
+    assert run.status == Run.RUNNING and run.lease_until > timezone.now()
+    await engine.stop(owner, live.uuid)
+    await watcher.until_end()
+
+
+async def test_a_running_run_no_process_drives_is_shown_as_interrupted(owner, fake_model):
+    # With the in-memory layer this process is the only one: a "running" run
+    # it does not drive was left by a process that died.
+    run = await make_run(owner, fake_model, timezone.now() + timedelta(seconds=30), "so far")
+    watcher = Watcher()
+    await engine.subscribe(owner, run.uuid, watcher.subscriber)
+    assert watcher.text == "so far" and watcher.status == Run.INTERRUPTED
+    assert (await database_sync_to_async(Run.objects.get)(pk=run.pk)).status == Run.INTERRUPTED
