@@ -1,5 +1,6 @@
 """The playground pages. Thin: the run itself happens over the websocket
-(consumers.py -> runs.py); these views render the form and past results."""
+(consumers.py -> the run engine, apps/runs); these views render the form and
+past results."""
 
 import json
 
@@ -7,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 
 from apps.catalog import GROUPS, fields_for
-from apps.history.models import Conversation
+from apps.history.models import Conversation, Run
 from apps.providers.models import Model
 
 from .render import result_context
@@ -74,6 +75,11 @@ def playground(request, mode, conv=None, form=None, title=""):
         if g in GROUP_TITLES
     ]
     last_run = conv.runs.order_by("-created").first() if conv else None
+    # A run still going (the page was reloaded mid-stream, or opened in
+    # another tab): the page subscribes to it and shows it as it streams.
+    live_run = None
+    if last_run is not None and last_run.status == Run.RUNNING:
+        live_run, last_run = last_run, None
     context = {
         "mode": mode,
         "models": models,
@@ -88,6 +94,7 @@ def playground(request, mode, conv=None, form=None, title=""):
         "prompt_is_tokens": _is_token_prompt(body.get("prompt")),
         "thread": (conv.thread() if conv else body.get("messages")) or DEFAULT_MESSAGES,
         "last_run": last_run,
+        "live_run": live_run,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
     }

@@ -21,6 +21,12 @@
   let running = false;
   let started = false; // the server accepted the current run
   let queued = null;
+  // The run this page shows, and the last event of it the page has seen: a
+  // reconnect (or a reload, via data-live-run) subscribes from there, so
+  // nothing is shown twice or missed.
+  let currentRun = null;
+  let lastSeq = 0;
+  let retries = 0;
 
   // ---- the websocket ------------------------------------------------------
 
@@ -28,16 +34,27 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/run/`);
     socket.addEventListener("open", () => {
+      retries = 0;
       if (queued) { socket.send(JSON.stringify(queued)); queued = null; }
+      else if (running && started && currentRun) {
+        // Back after a drop: the run went on on the server; catch up.
+        socket.send(JSON.stringify({ type: "subscribe", run: currentRun, after: lastSeq }));
+        statusLine.textContent = "Reconnected; streaming…";
+      }
     });
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
-      if (running) {
-        setRunning(false, started
-          ? "Connection lost; the run was kept as interrupted."
-          : "Connection lost before the run started; nothing was sent.");
-      }
       socket = null;
+      if (!running) return;
+      if (!started) {
+        setRunning(false, "Connection lost before the run started; nothing was sent.");
+        return;
+      }
+      // The run lives on the server for a grace period: reconnect and resume.
+      statusLine.textContent = "Connection lost; reconnecting…";
+      const delay = Math.min(250 * 2 ** retries, 5000);
+      retries += 1;
+      setTimeout(() => { if (!socket) connect(); }, delay);
     });
   }
 
@@ -207,6 +224,8 @@
     output.textContent = "";
     result.textContent = "";
     started = false;
+    currentRun = null;
+    lastSeq = 0;
     setRunning(true, "Starting…");
     send({
       type: "run",
@@ -225,7 +244,7 @@
       setRunning(false, "Stopped before it started.");
       return;
     }
-    send({ type: "stop" });
+    send(currentRun ? { type: "stop", run: currentRun } : { type: "stop" });
   }
 
   function setRunning(on, text) {
@@ -309,6 +328,9 @@
   }
 
   function handle(m) {
+    // Another run's events (an older run of this socket) are not this page's.
+    if (m.run && m.type !== "started" && m.run !== currentRun) return;
+    if (m.seq) lastSeq = Math.max(lastSeq, m.seq);
     switch (m.type) {
       case "errors":
         setRunning(false, "");
@@ -316,6 +338,8 @@
         break;
       case "started":
         started = true;
+        currentRun = m.run;
+        lastSeq = 0;
         form.querySelector("[name=conversation]").value = m.conversation;
         history.replaceState(null, "", `/c/${m.conversation}/`);
         statusLine.textContent = "Waiting for the first token…";
@@ -343,7 +367,8 @@
   function finish(m) {
     setRunning(false, "");
     // Server-rendered, sanitized: metrics, markdown and tool calls.
-    result.innerHTML = m.html;
+    if (m.html) result.innerHTML = m.html;
+    else result.textContent = `The run ended: ${m.status}.`;
     if (mode === "chat") {
       result.querySelectorAll(".choice-final").forEach((final) => {
         const col = output.querySelector(`.choice[data-index="${final.dataset.index}"]`);
@@ -366,5 +391,14 @@
   });
 
   window.Playground = { run, stop, collect, clearErrors };
+
+  // Opened while a run streams (a reload, another tab): show it from the
+  // start and follow it to the end, with Stop working.
+  if (form.dataset.liveRun) {
+    currentRun = form.dataset.liveRun;
+    started = true;
+    setRunning(true, "Streaming…");
+    queued = { type: "subscribe", run: currentRun, after: 0 };
+  }
   connect();
 })();

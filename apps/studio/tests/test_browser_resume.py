@@ -1,0 +1,111 @@
+"""A run outlives the page that started it: a reload, a dropped connection,
+a second tab (real Chromium against a live daphne; the embedded model where a
+real model is needed, the test upstream where timing must be exact)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.history.models import Run
+from apps.providers.models import ensure_local_provider
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WORDS = [f"w{i} " for i in range(30)]
+
+
+@pytest.fixture
+def local_model(transactional_db):
+    return ensure_local_provider()
+
+
+def start_completion(page, app_url, model, prompt, max_tokens):
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(model.uuid))
+    page.fill("[data-prompt]", prompt)
+    control = page.locator("[data-field=max_tokens]")
+    control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
+    control.fill(str(max_tokens))
+    page.click("#run-button")
+
+
+def output(page):
+    return page.locator("#output .stream-text").first
+
+
+def test_a_reload_mid_stream_shows_the_text_so_far_and_streams_the_rest(
+    signed_in, owner, app_url, local_model
+):
+    page = signed_in(owner)
+    start_completion(page, app_url, local_model, "Once upon a time", 160)
+    expect(output(page)).to_have_text(re.compile(r"\S{12}"), timeout=60_000)
+    page.wait_for_url("**/c/*/")
+    page.reload()
+
+    # The text so far is there at once, and the rest streams in.
+    expect(output(page)).not_to_be_empty()
+    expect(page.locator("#stop-button")).to_be_enabled()
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=90_000)
+    run = Run.objects.get()
+    assert run.status == Run.COMPLETED
+    assert output(page).inner_text() == run.output_text
+    assert run.completion_tokens == 160 or run.response["choices"][0]["finish_reason"] == "stop"
+
+
+def test_stop_works_after_a_reload(signed_in, owner, app_url, local_model):
+    page = signed_in(owner)
+    start_completion(page, app_url, local_model, "A very long story begins", 1500)
+    expect(output(page)).not_to_be_empty(timeout=60_000)
+    page.wait_for_url("**/c/*/")
+    page.reload()
+    expect(output(page)).not_to_be_empty()
+    page.click("#stop-button")
+    expect(page.locator("#result .status")).to_have_text("Cancelled", timeout=30_000)
+    run = Run.objects.get()
+    assert run.status == Run.CANCELLED
+    assert run.output_text and output(page).inner_text() == run.output_text
+    assert run.completion_tokens is None or run.completion_tokens < 1500
+
+
+# Keeps every WebSocket the page opens, so a test can drop one as a network would.
+KEEP_SOCKETS = """
+(() => {
+  const Real = window.WebSocket;
+  window.__sockets = [];
+  window.WebSocket = function (...args) { const s = new Real(...args); window.__sockets.push(s); return s; };
+  window.WebSocket.prototype = Real.prototype;
+  Object.assign(window.WebSocket, { OPEN: Real.OPEN, CLOSED: Real.CLOSED, CONNECTING: Real.CONNECTING });
+})();
+"""
+
+
+def test_the_page_reconnects_after_a_drop_and_misses_nothing(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    upstream.behave(chunks=WORDS, interval=0.1)
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    start_completion(page, app_url, fake_model, "count", 100)
+    expect(output(page)).to_contain_text("w3 ")
+    page.evaluate("window.__sockets.at(-1).close()")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    # Every word once, in order: nothing shown twice, nothing missed.
+    assert output(page).inner_text() == "".join(WORDS)
+    assert page.evaluate("window.__sockets.length") >= 2
+    assert Run.objects.get().output_text == "".join(WORDS)
+
+
+def test_a_second_tab_watches_the_same_run(signed_in, owner, app_url, fake_model, upstream):
+    upstream.behave(chunks=WORDS, interval=0.1)
+    page = signed_in(owner)
+    start_completion(page, app_url, fake_model, "count", 100)
+    expect(output(page)).to_contain_text("w2 ")
+    page.wait_for_url("**/c/*/")
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(output(other)).to_contain_text("w0 w1 w2 ")
+    expect(other.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    assert output(other).inner_text() == output(page).inner_text() == "".join(WORDS)
+    assert Run.objects.count() == 1
