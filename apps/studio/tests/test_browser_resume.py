@@ -73,9 +73,15 @@ KEEP_SOCKETS = """
 (() => {
   const Real = window.WebSocket;
   window.__sockets = [];
-  window.WebSocket = function (...args) { const s = new Real(...args); window.__sockets.push(s); return s; };
+  window.WebSocket = function (...args) {
+    const s = new Real(...args);
+    window.__sockets.push(s);
+    return s;
+  };
   window.WebSocket.prototype = Real.prototype;
-  Object.assign(window.WebSocket, { OPEN: Real.OPEN, CLOSED: Real.CLOSED, CONNECTING: Real.CONNECTING });
+  Object.assign(window.WebSocket, {
+    OPEN: Real.OPEN, CLOSED: Real.CLOSED, CONNECTING: Real.CONNECTING,
+  });
 })();
 """
 
