@@ -2,7 +2,8 @@
 
 - `app_url`: the real ASGI app under daphne, in a subprocess, on a free
   loopback port, against the test database (so pages and websockets are served
-  exactly as in production).
+  exactly as in production); `servers` starts more such processes (crash and
+  multi-process tests).
 - `page`: a headless Debian Chromium page driven by Playwright.
 - named users: `owner`, `teammate`, `outsider`, `staff`.
 - `fake_model`: a model served by the test upstream (`upstream`).
@@ -66,45 +67,82 @@ def _database_url(settings_dict):
     return f"postgres://{auth}{host}{port}/{settings_dict['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def _daphne(django_db_setup, tmp_path_factory):
-    """daphne in a subprocess, started the way production starts it.
+class Server:
+    """A Playground server process: daphne, started the way production
+    starts it, on a free loopback port, against the test database.
 
     A subprocess, not a fork: a forked child would inherit this process's
     threads' state (asgiref's database executor, connection pools, the
     embedded model's server) without the threads themselves.
     """
-    from django.db import connection
 
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(connection.settings_dict),
-        "PLAYGROUND_STATIC_FROM_SOURCE": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "playground.asgi:application"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"daphne did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    def __init__(self, log_path, **env):
+        from django.db import connection
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(connection.settings_dict),
+            "PLAYGROUND_STATIC_FROM_SOURCE": "1",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                 "playground.asgi:application"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"daphne did not start:\n{self.log()}")
+            time.sleep(0.1)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def kill(self):
+        """SIGKILL: the process dies at once, as in a crash or an OOM kill."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def _daphne(django_db_setup, tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("daphne") / "daphne.log")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def servers(transactional_db, tmp_path):
+    """Start more server processes: servers(**env) -> Server (stopped at the
+    end of the test). For crash and multi-process tests."""
+    started = []
+
+    def start(**env):
+        server = Server(tmp_path / f"daphne-{len(started)}.log", **env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.stop()
 
 
 @pytest.fixture

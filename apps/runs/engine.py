@@ -239,8 +239,12 @@ class LiveRun(Broadcast):
         self._checkpoint_timer = None
         if self.finished is not None:
             return  # the final save stores everything
-        if self._checkpointing is not None or not self.recorded.done():
+        if self._checkpointing is not None:
             return  # _checkpointed() schedules the next one
+        if not self.recorded.done():
+            # The Run is not saved yet: checkpoint as soon as it is.
+            self.recorded.add_done_callback(lambda _: self._schedule_checkpoint())
+            return
         seq = len(self.log)
         if seq == self._checkpoint_seq:
             return

@@ -102,7 +102,11 @@ class Hub:
     async def open(self):
         async with self._opening:
             if self.channel is None:
-                self.channel = await self.layer.new_channel("runs")
+                # The default prefix, as consumers' channels have: channels-
+                # redis reads all of a process's channels with one prefix in
+                # one blocking pop, under one lock; a second prefix would wait
+                # its turn behind the consumers' pops (seconds).
+                self.channel = await self.layer.new_channel()
                 self.spawn(self._listen())
         return self.channel
 

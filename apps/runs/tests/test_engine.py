@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.history.models import Run
 from apps.inference import Delta, Notice
-from apps.runs import engine, keeper, specs
+from apps.runs import engine, hub, keeper, specs
 from apps.runs.engine import Subscriber
 from apps.runs.protocol import Ended
 
@@ -260,11 +260,19 @@ async def test_the_keeper_renews_the_leases_of_its_own_runs(owner, fake_model, u
     await watcher.until_end()
 
 
-async def test_a_running_run_no_process_drives_is_shown_as_interrupted(owner, fake_model):
-    # With the in-memory layer this process is the only one: a "running" run
-    # it does not drive was left by a process that died.
-    run = await make_run(owner, fake_model, timezone.now() + timedelta(seconds=30), "so far")
+async def test_a_running_run_whose_lease_ran_out_is_shown_as_interrupted(owner, fake_model):
+    run = await make_run(owner, fake_model, timezone.now() - timedelta(seconds=1), "so far")
     watcher = Watcher()
     await engine.subscribe(owner, run.uuid, watcher.subscriber)
     assert watcher.text == "so far" and watcher.status == Run.INTERRUPTED
     assert (await database_sync_to_async(Run.objects.get)(pk=run.pk)).status == Run.INTERRUPTED
+
+
+@pytest.mark.skipif(hub.shared(), reason="with Redis, another process may still drive it")
+async def test_with_one_process_a_running_run_it_does_not_drive_is_over(owner, fake_model):
+    # With the in-memory layer this process is the only one: a "running" run
+    # it does not drive was left by a process that died, lease or not.
+    run = await make_run(owner, fake_model, timezone.now() + timedelta(seconds=30), "so far")
+    watcher = Watcher()
+    await engine.subscribe(owner, run.uuid, watcher.subscriber)
+    assert watcher.text == "so far" and watcher.status == Run.INTERRUPTED

@@ -1,0 +1,123 @@
+"""Runs across real server processes: a crash (SIGKILL) mid-stream, and a
+run watched and stopped through another process than the one driving it
+(PostgreSQL + Redis, as behind a load balancer)."""
+
+import json
+import os
+import time
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from websockets.sync.client import connect
+
+from apps.history.models import Run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WORDS = [f"w{i} " for i in range(100)]
+
+
+def open_socket(server, user):
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return connect(
+        f"ws://127.0.0.1:{server.port}/ws/run/",
+        origin=server.url,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+        open_timeout=10,
+    )
+
+
+def run_message(model):
+    return {"type": "run", "mode": "completions", "model": str(model.uuid),
+            "body": {"prompt": "count", "max_tokens": 200}}
+
+
+def receive(ws, timeout=10):
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def wait_for(check, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+    return found
+
+
+def test_a_crash_keeps_every_chunk_up_to_one_checkpoint_interval(
+    servers, owner, fake_model, upstream
+):
+    upstream.behave(chunks=WORDS, interval=0.1)
+    lease = "2"
+    server = servers(PLAYGROUND_RUN_CHECKPOINT_SECONDS="1", PLAYGROUND_RUN_LEASE_SECONDS=lease)
+    received = []  # (when, text) of every delta the client saw
+    with open_socket(server, owner) as ws:
+        ws.send(json.dumps(run_message(fake_model)))
+        run_uuid = receive(ws)["run"]
+        while len(received) < 35:
+            message = receive(ws)
+            if message["type"] == "delta":
+                received.append((time.monotonic(), message["text"]))
+        server.kill()
+        killed = time.monotonic()
+
+    run = Run.objects.get(uuid=run_uuid)
+    assert run.status == Run.RUNNING  # nobody could say otherwise yet
+    # A server process starts and, within a lease, finds the run orphaned.
+    servers(PLAYGROUND_RUN_LEASE_SECONDS=lease)
+    run = wait_for(lambda: Run.objects.filter(uuid=run_uuid, status=Run.INTERRUPTED).first())
+    assert run is not None, "the orphaned run was not interrupted"
+    # Everything the client had seen up to one checkpoint interval before the
+    # kill is stored (0.2 s more for the checkpoint's own write).
+    safe = "".join(text for when, text in received if when <= killed - 1.0 - 0.2)
+    assert len(safe) > 0
+    assert run.output_text.startswith(safe)
+    assert "".join(text for _, text in received).startswith(run.output_text)
+    assert run.error_code == "interrupted"
+
+
+redis_only = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL") or "sqlite" in settings.DATABASES["default"]["ENGINE"],
+    reason="two processes share runs through Redis, on PostgreSQL (the production shape)",
+)
+
+
+@redis_only
+def test_a_run_is_watched_and_stopped_through_another_process(
+    servers, owner, fake_model, upstream
+):
+    upstream.behave(chunks=WORDS, interval=0.05)
+    a, b = servers(), servers()
+    with open_socket(a, owner) as ws:
+        ws.send(json.dumps(run_message(fake_model)))
+        run_uuid = receive(ws)["run"]
+        seen_on_a = []
+        while len(seen_on_a) < 10:
+            message = receive(ws)
+            if message["type"] == "delta":
+                seen_on_a.append(message["text"])
+    # The page reloads, and the load balancer sends it to the other process.
+    with open_socket(b, owner) as ws:
+        ws.send(json.dumps({"type": "subscribe", "run": run_uuid, "after": 0}))
+        messages = []
+        while sum(m["type"] == "delta" for m in messages) < 30:
+            messages.append(receive(ws))
+        ws.send(json.dumps({"type": "stop", "run": run_uuid}))
+        stopped = time.monotonic()
+        assert upstream.wait_disconnect(1.0)
+        assert time.monotonic() - stopped < 1.0
+        while messages[-1]["type"] != "done":
+            messages.append(receive(ws))
+
+    assert all(m["run"] == run_uuid for m in messages)
+    seqs = [m["seq"] for m in messages]
+    assert seqs == list(range(1, len(seqs) + 1))  # from the start, once each, in order
+    text = "".join(m["text"] for m in messages if m["type"] == "delta")
+    assert text.startswith("".join(seen_on_a))
+    assert messages[-1]["status"] == "cancelled"
+    run = Run.objects.get(uuid=run_uuid)
+    assert run.status == Run.CANCELLED and run.output_text == text
