@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# daphne's own websocket ceiling (1 MiB by default) well above the app's
+# PLAYGROUND_MAX_MESSAGE_BYTES, so an oversized message gets the app's clear
+# error instead of a reset connection.
+DAPHNE_OPTIONS := --websocket-max-message-size 16777216 --websocket-max-frame-size 16777216
 
 .PHONY: run test setup setup-dev chromium lint
 
@@ -16,7 +20,7 @@ run: setup
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py interrupt_stale_runs --older-than 0
 	@echo "Playground: http://$(HOST):$(PORT)/"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) playground.asgi:application
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) $(DAPHNE_OPTIONS) playground.asgi:application
 
 test: setup-dev chromium
 	$(VENV)/bin/lint-imports --no-cache

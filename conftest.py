@@ -26,6 +26,10 @@ pytest_plugins = ["testing.fixtures"]
 ROOT = Path(__file__).resolve().parent
 PASSWORD = "correct horse battery staple"
 CHROMIUM = "/usr/bin/chromium"
+# As the Makefile starts daphne: its websocket ceiling well above
+# PLAYGROUND_MAX_MESSAGE_BYTES, so the app answers an oversized message itself.
+DAPHNE_OPTIONS = ["--websocket-max-message-size", "16777216",
+                  "--websocket-max-frame-size", "16777216"]
 
 
 def pytest_configure(config):
@@ -92,7 +96,7 @@ class Server:
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                 "playground.asgi:application"],
+                 *DAPHNE_OPTIONS, "playground.asgi:application"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 60

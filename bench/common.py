@@ -41,17 +41,26 @@ def setup_playground(data_dir, upstream_url):
     from apps.providers.models import Model, Provider
 
     call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="bench-password-1")
-    provider = Provider.objects.create(name="bench upstream", kind="openai", base_url=upstream_url)
-    model = Model.objects.create(provider=provider, upstream_id="bench", display_name="bench")
+    # A kept database (PostgreSQL for two processes) may hold the user of
+    # an earlier run already.
+    user = get_user_model().objects.filter(username="bench").first()
+    if user is None:
+        user = get_user_model().objects.create_user("bench", password="bench-password-1")
+    provider, _ = Provider.objects.update_or_create(
+        name="bench upstream", defaults={"kind": "openai", "base_url": upstream_url}
+    )
+    model, _ = Model.objects.get_or_create(
+        provider=provider, upstream_id="bench", defaults={"display_name": "bench"}
+    )
     return user, model
 
 
-def start_daphne(data_dir, timeout=30):
+def start_daphne(data_dir, timeout=30, env=None):
     """One daphne process serving Playground on `data_dir`'s database:
-    (process, base URL), once it accepts connections."""
+    (process, base URL), once it accepts connections. `env` adds to (or
+    overrides) this process's environment, e.g. a checkpoint interval."""
     port = free_port()
-    env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "PLAYGROUND_DATA_DIR": data_dir, "LOG_LEVEL": "WARNING", **(env or {})}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
          "--verbosity", "0", "playground.asgi:application"],
@@ -59,6 +68,16 @@ def start_daphne(data_dir, timeout=30):
     )
     wait_for_port(port, timeout)
     return process, f"http://127.0.0.1:{port}"
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process (all its threads) has used so far,
+    from /proc/<pid>/stat (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name (field 2) may hold spaces: split after its ")".
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the line, 12 and 13 after ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for_port(port, timeout=30):

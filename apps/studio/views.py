@@ -4,6 +4,7 @@ past results."""
 
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 
@@ -95,6 +96,7 @@ def playground(request, mode, conv=None, form=None, title=""):
         "thread": (conv.thread() if conv else body.get("messages")) or DEFAULT_MESSAGES,
         "last_run": last_run,
         "live_run": live_run,
+        "max_message_bytes": settings.PLAYGROUND_MAX_MESSAGE_BYTES,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
     }

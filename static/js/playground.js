@@ -58,9 +58,24 @@
     });
   }
 
+  const maxBytes = Number(form.dataset.maxMessageBytes) || Infinity;
+
   function send(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
     else { queued = message; if (!socket) connect(); }
+  }
+
+  // The server refuses a request over its size limit; say so before sending it.
+  function tooLarge(message) {
+    const size = new TextEncoder().encode(JSON.stringify(message)).length;
+    if (size <= maxBytes) return false;
+    const mb = (n) => (n / 1048576).toFixed(1);
+    generalErrors.append(Object.assign(document.createElement("p"), {
+      className: "error",
+      textContent: `The request is ${mb(size)} MB; this server takes at most ${mb(maxBytes)} MB ` +
+        "(PLAYGROUND_MAX_MESSAGE_BYTES). Shorten the prompt or the content blocks.",
+    }));
+    return true;
   }
 
   // ---- collecting the form --------------------------------------------------
@@ -226,14 +241,16 @@
     started = false;
     currentRun = null;
     lastSeq = 0;
-    setRunning(true, "Starting…");
-    send({
+    const message = {
       type: "run",
       mode,
       model,
       conversation: form.querySelector("[name=conversation]").value || null,
       body,
-    });
+    };
+    if (tooLarge(message)) return;
+    setRunning(true, "Starting…");
+    send(message);
   }
 
   function stop() {

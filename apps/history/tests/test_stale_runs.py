@@ -6,24 +6,27 @@ from django.utils import timezone
 from apps.history.models import Run
 
 
-def make_run(user, minutes_ago, status=Run.RUNNING):
+def make_run(user, minutes_ago, status=Run.RUNNING, lease_seconds=None):
+    now = timezone.now()
     return Run.objects.create(
         owner=user, endpoint="completions", model_name="m", request={"prompt": "p"},
         output_text="partial", status=status,
-        created=timezone.now() - timedelta(minutes=minutes_ago),
+        created=now - timedelta(minutes=minutes_ago),
+        lease_until=None if lease_seconds is None else now + timedelta(seconds=lease_seconds),
     )
 
 
-def test_it_interrupts_runs_a_stopped_server_left_running(owner, capsys):
-    stale = make_run(owner, minutes_ago=30)
-    live = make_run(owner, minutes_ago=1)
-    done = make_run(owner, minutes_ago=60, status=Run.COMPLETED)
+def test_it_interrupts_runs_whose_server_stopped_renewing_their_lease(owner, capsys):
+    orphan = make_run(owner, minutes_ago=1, lease_seconds=-1)
+    # Older, but its process still vouches for it: a slow run, not a dead one.
+    slow = make_run(owner, minutes_ago=30, lease_seconds=10)
+    done = make_run(owner, minutes_ago=60, status=Run.COMPLETED, lease_seconds=-100)
     call_command("interrupt_stale_runs")
-    stale.refresh_from_db()
-    assert stale.status == Run.INTERRUPTED
-    assert stale.output_text == "partial"
-    assert stale.error == "the server stopped before the run ended"
-    assert Run.objects.get(pk=live.pk).status == Run.RUNNING
+    orphan.refresh_from_db()
+    assert orphan.status == Run.INTERRUPTED
+    assert orphan.output_text == "partial"
+    assert orphan.error == "the server stopped before the run ended"
+    assert Run.objects.get(pk=slow.pk).status == Run.RUNNING
     assert Run.objects.get(pk=done.pk).status == Run.COMPLETED
     assert "1 run(s)" in capsys.readouterr().out
 

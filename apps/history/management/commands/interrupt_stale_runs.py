@@ -1,20 +1,19 @@
 """Mark runs left "running" by a stopped server as interrupted.
 
-`make run` calls it with --older-than 0 before the server starts (one
-process: nothing can be running yet). With several server processes, run it
-without arguments (from cron, or at deploy): it only touches runs older than
-the longest total timeout of any provider, which no live run can be.
+Every server process does this by itself (apps/runs/keeper.py): a run whose
+process stopped renewing its lease is interrupted, with its checkpointed
+output, within RUN_LEASE_SECONDS. This command does the same sweep at once:
+without arguments it interrupts runs whose lease ran out; `make run` calls it
+with --older-than 0 before the one server process starts (nothing can be
+running yet, so every "running" run is left over).
 """
 
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.db.models import Max
 from django.utils import timezone
 
 from apps.history.models import Run
-from apps.inference.target import Timeouts
-from apps.providers.models import Provider
 
 
 class Command(BaseCommand):
@@ -25,13 +24,14 @@ class Command(BaseCommand):
             "--older-than",
             type=float,
             default=None,
-            help="seconds (default: the longest provider total timeout, plus a minute)",
+            help="seconds: interrupt every running run started before then, lease or not "
+            "(default: only runs whose lease ran out)",
         )
 
     def handle(self, *args, older_than=None, **options):
         if older_than is None:
-            longest = Provider.objects.aggregate(m=Max("total_timeout"))["m"] or Timeouts.total
-            older_than = max(longest, Timeouts.total) + 60
-        count = Run.objects.interrupt_stale(timezone.now() - timedelta(seconds=older_than))
+            count = Run.objects.interrupt_orphans()
+        else:
+            count = Run.objects.interrupt_stale(timezone.now() - timedelta(seconds=older_than))
         if count:
             self.stdout.write(f"{count} run(s) left running by a stopped server: now interrupted.")
