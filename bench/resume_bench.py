@@ -11,7 +11,8 @@ apart; each chunk carries the wall-clock time it was written). Per sample:
    is the last seq the old socket saw (the page shows what it showed
    before); (b) "first live", the first delta written upstream after
    subscribe was sent (not part of any backlog), and that delta's own
-   upstream-write -> client-read latency;
+   upstream-write -> client-read latency, and the latency of the next
+   live deltas (20 in all);
 4. the new socket stops the run and reads to its "done" (so no run outlives
    its sample), and the seqs it got must be 1, 2, 3, ... with no gap or repeat.
 
@@ -46,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import free_port, percentile, start_daphne, wait_for_port  # noqa: E402
 from bench.relay_bench import session_for  # noqa: E402
 
+LIVE_CHUNKS = 20  # live deltas read after the reload, for their latency
 TIMEOUT = 30  # seconds for any one message: a stuck sample fails, the script goes on
 
 
@@ -116,6 +118,16 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
                     first_live = now
                     live_latency = (now_ns - written) / 1e6
         backlog = sum(1 for s in seqs if s <= last_seq)
+        # The live events after the first: how late each arrives once the
+        # new socket is caught up (write upstream -> read here).
+        live = [live_latency]
+        while len(live) < LIVE_CHUNKS:
+            message = await receive(ws)
+            seqs.append(message["seq"])
+            if message["type"] == "done":
+                raise RuntimeError("the run ended while it was watched")
+            if message["type"] == "delta" and (written := written_ns(message["text"])):
+                live.append((time.time_ns() - written) / 1e6)
         await ws.send(json.dumps({"type": "stop", "run": run_uuid}))
         # To the end of the run, bounded: the stop ends it within a chunk or two.
         for _ in range(chunks + 10):
@@ -131,6 +143,7 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
         "caught_up": (caught_up - subscribed) * 1000,
         "first_live": (first_live - subscribed) * 1000,
         "live_latency": live_latency,
+        "live": live,
         "backlog": backlog,
         "in_order": in_order,
     }
@@ -240,18 +253,22 @@ def main():
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
     def p(key):
-        values = [r[key] for r in results]
+        if key == "live_chunks":
+            values = [x for r in results for x in r["live"]]
+        else:
+            values = [r[key] for r in results]
         return f"{percentile(values, 50):.2f} / {percentile(values, 99):.2f} ms"
 
     print(
         "\n| set-up | samples | backlog msgs p50 | connect p50 / p99 | caught up p50 / p99 "
-        "| first live p50 / p99 | live chunk latency p50 / p99 | out of order | failed |"
+        "| first live p50 / p99 | its latency p50 / p99 | next 20 live chunks' latency "
+        "p50 / p99 | out of order | failed |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(
         f"| {shape} | {len(results)} | {percentile([r['backlog'] for r in results], 50)} "
         f"| {p('connect')} | {p('caught_up')} | {p('first_live')} | {p('live_latency')} "
-        f"| {sum(not r['in_order'] for r in results)} | {failures} |"
+        f"| {p('live_chunks')} | {sum(not r['in_order'] for r in results)} | {failures} |"
     )
 
 
