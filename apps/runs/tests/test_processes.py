@@ -8,10 +8,10 @@ import time
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from websockets.sync.client import connect
 
 from apps.history.models import Run
+from testing.sessions import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,13 +19,10 @@ WORDS = [f"w{i} " for i in range(100)]
 
 
 def open_socket(server, user):
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     return connect(
         f"ws://127.0.0.1:{server.port}/ws/run/",
         origin=server.url,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+        additional_headers={"Cookie": session_cookie(user)},
         open_timeout=10,
     )
 

@@ -1,13 +1,7 @@
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
-
-def session_cookie(user):
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+from testing.sessions import session_cookie
 
 
 @pytest.fixture

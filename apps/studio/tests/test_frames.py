@@ -5,8 +5,9 @@ import json
 import logging
 
 import pytest
-from django.test import Client
 from websockets.sync.client import connect
+
+from testing.sessions import session_cookie
 
 from .test_consumer import receive_until, run_message
 
@@ -66,9 +67,7 @@ def test_an_oversized_message_gets_a_clear_error_from_the_real_server(
 ):
     # Through daphne, as started in production: above its default 1 MiB
     # ceiling and above the app's limit (PLAYGROUND_MAX_MESSAGE_BYTES).
-    client = Client()
-    client.force_login(owner)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    cookie = session_cookie(owner)
     limit = settings.PLAYGROUND_MAX_MESSAGE_BYTES
     url = app_url.replace("http://", "ws://") + "/ws/run/"
     with connect(url, origin=app_url, additional_headers={"Cookie": cookie},
