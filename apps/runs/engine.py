@@ -155,7 +155,10 @@ class LiveRun(Broadcast):
         if self.task is None or self.task.done():
             return
         self.stop_status = self.stop_status or status
-        self.task.cancel()
+        # A task cancelled before its first step never enters _drive (so
+        # nothing would store the run): _drive sees stop_status instead.
+        if self.recorded is not None:
+            self.task.cancel()
 
     # -- driving ------------------------------------------------------------
 
@@ -165,6 +168,9 @@ class LiveRun(Broadcast):
         self.recorded = asyncio.ensure_future(db(_record, self.spec, self.run))
         status = Run.COMPLETED
         try:
+            if self.stop_status is not None:
+                status = self.stop_status  # stopped before it began: nothing was sent
+                return
             async with aclosing(self._upstream()) as events:
                 async for event in events:
                     await self._publish(event)

@@ -276,3 +276,13 @@ async def test_with_one_process_a_running_run_it_does_not_drive_is_over(owner, f
     watcher = Watcher()
     await engine.subscribe(owner, run.uuid, watcher.subscriber)
     assert watcher.text == "so far" and watcher.status == Run.INTERRUPTED
+
+
+async def test_a_run_stopped_before_it_began_is_kept_as_cancelled(owner, fake_model, upstream):
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    await engine.stop(owner, live.uuid)  # before its task ran at all
+    await watcher.until_end()
+    assert watcher.status == Run.CANCELLED
+    assert (await stored(live)).status == Run.CANCELLED
+    assert upstream.requests == []
