@@ -132,13 +132,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 REDIS_URL = env("REDIS_URL")
+# channels-redis waits for a socket's next message with a blocking BZPOPMIN of
+# RedisChannelLayer.brpop_timeout (5 s in 4.3.0) and simply repeats it when
+# nothing came. redis-py 8 reads every reply with a default socket_timeout of
+# 5 s (it was unlimited before 8.0), so an idle socket's wait timed out on the
+# client first and every websocket quiet for ~5 s was closed with 1011. The
+# read timeout must outlast the blocking pop plus Redis's own lateness; three
+# times it still notices a dead Redis within seconds.
+# (apps/studio/tests/test_idle_socket.py holds both to it.)
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            },
         }
     }
+    # The cache sends no blocking command: redis-py's 5 s read timeout is
+    # right for it (a rate-limit check should fail fast, not hang).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
