@@ -11,10 +11,9 @@ import os
 import time
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from websockets.sync.client import connect
 
+from .conftest import session_cookie
 from .test_consumer import run_message
 
 pytestmark = [
@@ -23,12 +22,6 @@ pytestmark = [
 ]
 
 IDLE_SECONDS = 30
-
-
-def session_cookie(user):
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 def test_it_keeps_an_idle_socket_open_and_runs_afterwards(app_url, owner, fake_model, upstream):
