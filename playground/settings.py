@@ -224,6 +224,12 @@ if envbool("PLAYGROUND_HTTPS", False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
 
+# The most a gateway key's owner may allow it (each key's own limits are set
+# on the API keys page, at most these; a key without its own gets these).
+# 0: no maximum.
+GATEWAY_MAX_REQUESTS_PER_MINUTE = int(env("GATEWAY_MAX_REQUESTS_PER_MINUTE", "600"))
+GATEWAY_MAX_TOKENS_PER_DAY = int(env("GATEWAY_MAX_TOKENS_PER_DAY", "1000000"))
+
 # Encryption keys for secrets at rest (provider API keys): a comma-separated
 # list, newest first, so keys rotate without downtime (MultiFernet).
 FERNET_KEYS = envlist("FERNET_KEYS") or [

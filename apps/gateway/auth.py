@@ -5,6 +5,7 @@ the API is for scripts, and a cookie-authenticated, CSRF-exempt endpoint
 would let any web page spend a signed-in user's quota.
 """
 
+from . import limits
 from .calls import db
 from .errors import ApiError
 from .models import GatewayKey
@@ -34,8 +35,10 @@ async def authenticate(request) -> GatewayKey:
         # key pasted into the wrong place.
         raise ApiError(
             401,
-            "Incorrect API key provided, or the key was revoked.",
+            "Incorrect API key provided, or the key was revoked or has expired.",
             code="invalid_api_key",
             headers=CHALLENGE,
         )
+    # Every call counts, /v1/models too: a limit is on the key, not the model.
+    await limits.admit(key)
     return key

@@ -28,6 +28,8 @@ from apps.history.models import Run
 from apps.inference import Error, Meta, Notice, UpstreamError, complete, stream
 from apps.inference.client import prepare
 
+from . import limits
+
 ID_PREFIX = {"completions": "cmpl", "chat": "chatcmpl"}
 
 
@@ -100,6 +102,7 @@ class Call:
     async def _store(self, recorded, status):
         await recorded
         await db(self.run.finish, status, self.assembly, self.assembly.error)
+        await limits.record_tokens(self.key, getattr(self.assembly.usage, "total_tokens", None))
 
     async def _upstream(self):
         if self.streams:

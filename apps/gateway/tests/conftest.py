@@ -52,3 +52,45 @@ def sdk(app_url, secret):
 def only_run():
     (run,) = Run.objects.all()
     return run
+
+
+@pytest.fixture(scope="session")
+def second_app_url(_daphne, tmp_path_factory):
+    """A second daphne process beside `app_url`'s, on the same database and
+    Redis: the production shape's several processes. Started like the root
+    conftest's `_daphne` (a subprocess, never a fork)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from conftest import ROOT, _database_url, _free_port
+
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("daphne2") / "daphne.log"
+    env = {**os.environ, "DATABASE_URL": _database_url(connection.settings_dict),
+           "PLAYGROUND_STATIC_FROM_SOURCE": "1", "LOG_LEVEL": "WARNING"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "playground.asgi:application"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the second daphne did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
