@@ -72,8 +72,10 @@ def written_ns(text):
     return int(pieces[-1].split(":")[1]) if pieces else None
 
 
-async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
-    """One reload: a dict of timings (ms) and counts."""
+async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before, where):
+    """One reload: a dict of timings (ms) and counts. `where` says how far it
+    got (for a failed sample's report)."""
+    where["stage"] = "starting the run"
     ws = await connect(url_a, cookie)
     try:
         await ws.send(json.dumps({
@@ -95,6 +97,7 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
     finally:
         await ws.close()
 
+    where.update(stage="subscribing", run=run_uuid, last_seq=last_seq)
     connecting = time.perf_counter()
     ws = await connect(url_b, cookie)
     try:
@@ -110,6 +113,7 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
             if message["type"] in ("errors", "error", "done"):
                 raise RuntimeError(f"subscribe got {message}")
             seqs.append(message["seq"])
+            where["seqs"] = f"{seqs[0]}..{seqs[-1]} ({len(seqs)} messages)"
             if message["seq"] == last_seq:
                 caught_up = now
             if message["type"] == "delta" and caught_up is not None:
@@ -120,6 +124,7 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
         backlog = sum(1 for s in seqs if s <= last_seq)
         # The live events after the first: how late each arrives once the
         # new socket is caught up (write upstream -> read here).
+        where["stage"] = "reading live events"
         live = [live_latency]
         while len(live) < LIVE_CHUNKS:
             message = await receive(ws)
@@ -128,6 +133,7 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
                 raise RuntimeError("the run ended while it was watched")
             if message["type"] == "delta" and (written := written_ns(message["text"])):
                 live.append((time.time_ns() - written) / 1e6)
+        where["stage"] = "stopping"
         await ws.send(json.dumps({"type": "stop", "run": run_uuid}))
         # To the end of the run, bounded: the stop ends it within a chunk or two.
         for _ in range(chunks + 10):
@@ -152,12 +158,13 @@ async def sample(url_a, url_b, cookie, model_uuid, chunks, read_before):
 async def measure(url_a, url_b, cookie, model_uuid, samples, warmup, chunks, read_before):
     results, failures = [], 0
     for i in range(warmup + samples):
+        where = {}
         try:
             result = await asyncio.wait_for(
-                sample(url_a, url_b, cookie, model_uuid, chunks, read_before), 4 * TIMEOUT
+                sample(url_a, url_b, cookie, model_uuid, chunks, read_before, where), 4 * TIMEOUT
             )
         except Exception as exc:  # noqa: BLE001 (counted and shown; the next sample goes on)
-            print(f"sample {i + 1}: failed: {exc!r}", flush=True)
+            print(f"sample {i + 1}: failed: {exc!r} {where}", flush=True)
             failures += 1
             continue
         if i >= warmup:  # the first samples open connections, fill caches

@@ -7,6 +7,7 @@ SECRET_KEY, ALLOWED_HOSTS and PLAYGROUND_HTTPS=1.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "apps.accounts",
     "apps.catalog",
     "apps.providers",
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "playground.urls"
@@ -167,6 +171,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is locked out for
+# LOGIN_COOLOFF_MINUTES (the site's and the admin's sign-in alike). Per user
+# *and* address: a stranger failing on purpose cannot lock the real user out
+# from everywhere. Staff unlock early in admin (Axes > Access attempts:
+# delete the attempt). Attempts are kept in the database, which every process
+# shares. Behind a proxy, run daphne with --proxy-headers so the address is
+# the client's, not the proxy's.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(env("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.locked_out"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -201,6 +223,12 @@ if envbool("PLAYGROUND_HTTPS", False):
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
+
+# The most a gateway key's owner may allow it (each key's own limits are set
+# on the API keys page, at most these; a key without its own gets these).
+# 0: no maximum.
+GATEWAY_MAX_REQUESTS_PER_MINUTE = int(env("GATEWAY_MAX_REQUESTS_PER_MINUTE", "600"))
+GATEWAY_MAX_TOKENS_PER_DAY = int(env("GATEWAY_MAX_TOKENS_PER_DAY", "1000000"))
 
 # Encryption keys for secrets at rest (provider API keys): a comma-separated
 # list, newest first, so keys rotate without downtime (MultiFernet).

@@ -9,12 +9,14 @@ from .models import GatewayKey
 
 @admin.register(GatewayKey)
 class GatewayKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "owner", "created", "last_used", "revoked"]
+    list_display = ["prefix", "name", "owner", "created", "last_used", "revoked",
+                    "requests_per_minute", "tokens_per_day", "expires"]
     list_filter = [("revoked", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "name", "owner__username"]
     list_select_related = ["owner"]
-    fields = ["prefix", "name", "owner", "created", "last_used", "revoked"]
-    readonly_fields = fields
+    readonly_fields = ["prefix", "name", "owner", "created", "last_used", "revoked"]
+    # Staff may tighten (or loosen, up to the site's maxima) a key's limits.
+    fields = [*readonly_fields, "requests_per_minute", "tokens_per_day", "expires"]
     actions = ["revoke"]
 
     def has_add_permission(self, request):

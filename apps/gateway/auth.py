@@ -7,6 +7,7 @@ would let any web page spend a signed-in user's quota.
 
 from apps.runs.engine import db
 
+from . import limits
 from .errors import ApiError
 from .models import GatewayKey
 
@@ -35,8 +36,10 @@ async def authenticate(request) -> GatewayKey:
         # key pasted into the wrong place.
         raise ApiError(
             401,
-            "Incorrect API key provided, or the key was revoked.",
+            "Incorrect API key provided, or the key was revoked or has expired.",
             code="invalid_api_key",
             headers=CHALLENGE,
         )
+    # Every call counts, /v1/models too: a limit is on the key, not the model.
+    await limits.admit(key)
     return key

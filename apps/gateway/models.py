@@ -17,8 +17,13 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+from . import limits
 
 SECRET_PREFIX = "pg-"
 # "pg-" + 7 random characters: ~42 bits shown, ~214 bits never shown again.
@@ -34,11 +39,14 @@ class GatewayKeyQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
     def usable(self):
-        return self.filter(revoked__isnull=True, owner__is_active=True)
+        today = timezone.now().date()
+        return self.filter(revoked__isnull=True, owner__is_active=True).filter(
+            Q(expires__isnull=True) | Q(expires__gte=today)
+        )
 
     def authenticate(self, secret: str):
-        """The usable key with this secret, or None (unknown, revoked, or its
-        owner deactivated: a deactivated user's scripts stop with them)."""
+        """The usable key with this secret, or None (unknown, revoked, expired,
+        or its owner deactivated: a deactivated user's scripts stop with them)."""
         if not secret.startswith(SECRET_PREFIX):
             return None
         return self.usable().select_related("owner").filter(digest=digest(secret)).first()
@@ -56,6 +64,19 @@ class GatewayKey(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
     revoked = models.DateTimeField(null=True, blank=True, editable=False)
+    # Limits the owner sets, at most the staff's maxima (settings
+    # GATEWAY_MAX_*); blank: the maximum. Enforced in limits.py.
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Blank: the site's maximum.",
+    )
+    tokens_per_day = models.PositiveIntegerField(
+        "tokens per day (UTC)", null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Prompt and completion tokens. Blank: the site's maximum.",
+    )
+    expires = models.DateField(
+        null=True, blank=True, help_text="The key works through this day (UTC). Blank: never."
+    )
 
     objects = GatewayKeyQuerySet.as_manager()
 
@@ -67,14 +88,27 @@ class GatewayKey(models.Model):
         return f"{self.prefix}… ({self.name})"
 
     @classmethod
-    def create(cls, owner, name):
+    def create(cls, owner, name, **fields):
         """A new key and its secret. The secret exists only in the return
         value: show it to the user once, store it nowhere."""
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         key = cls.objects.create(
-            owner=owner, name=name, prefix=secret[:PREFIX_LENGTH], digest=digest(secret)
+            owner=owner, name=name, prefix=secret[:PREFIX_LENGTH], digest=digest(secret), **fields
         )
         return key, secret
+
+    def clean(self):
+        errors = {}
+        for field, maximum in limits.maxima().items():
+            value = getattr(self, field)
+            if value is not None and maximum is not None and value > maximum:
+                errors[field] = f"At most {maximum:,} (the site's maximum)."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_expired(self):
+        return self.expires is not None and self.expires < timezone.now().date()
 
     @property
     def is_revoked(self):

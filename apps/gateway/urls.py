@@ -12,5 +12,6 @@ urlpatterns = [
     path("v1/completions", views.completions, name="completions"),
     path("v1/chat/completions", views.chat_completions, name="chat_completions"),
     path("settings/keys/", views.keys, name="keys"),
+    path("settings/keys/<uuid:uuid>/limits/", views.key_limits, name="limits"),
     path("settings/keys/<uuid:uuid>/revoke/", views.revoke, name="revoke"),
 ]

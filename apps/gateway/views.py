@@ -38,9 +38,10 @@ from apps.runs import engine, specs
 from apps.runs.engine import db
 from apps.runs.protocol import Ended
 
-from . import errors, sse
+from . import errors, limits, sse
 from .auth import authenticate
 from .errors import ApiError
+from .forms import KeyForm, LimitsForm
 from .models import GatewayKey
 
 # ---- the API ------------------------------------------------------------------
@@ -117,6 +118,7 @@ async def answer(request, key, endpoint):
             "ask the administrators.",
             code="provider_unavailable",
         )
+    spec.on_finish.append(lambda assembly: limits.record_tokens(key, _total_tokens(assembly)))
 
     # The run is the engine's; this view only watches it. A client that goes
     # away cancels this view, which closes `events` and so ends the run.
@@ -150,6 +152,10 @@ async def answer(request, key, endpoint):
     # Reverse proxies (nginx) must pass each event on at once.
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _total_tokens(assembly):
+    return assembly.usage.total_tokens if assembly.usage else None
 
 
 def parse(request):
@@ -210,16 +216,18 @@ def _quoted(name):
 @login_required
 @require_http_methods(["GET", "POST"])
 def keys(request):
-    """List the user's keys; POST creates one and shows its secret, once."""
+    """List the user's keys with their usage; POST creates one and shows its
+    secret, once."""
+    form = KeyForm(request.POST or None)
     secret = None
-    if request.method == "POST":
-        name = " ".join(request.POST.get("name", "").split())[:100]
-        if not name:
-            messages.error(request, "Give the key a name, e.g. what will use it.")
-            return redirect("gateway:keys")
-        _, secret = GatewayKey.create(request.user, name)
+    if form.is_valid():
+        _, secret = GatewayKey.create(request.user, **form.cleaned_data)
+        form = KeyForm()
+    owned = list(GatewayKey.objects.for_user(request.user))
+    usage = limits.usage(owned)
     context = {
-        "keys": GatewayKey.objects.for_user(request.user),
+        "form": form,
+        "keys": [(key, usage[key.uuid]) for key in owned],
         "secret": secret,
         "api_base": request.build_absolute_uri("/v1"),
     }
@@ -229,6 +237,18 @@ def keys(request):
         # and no cache may keep the page that holds it.
         response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_limits(request, uuid):
+    key = get_object_or_404(GatewayKey, uuid=uuid, owner=request.user)
+    form = LimitsForm(request.POST or None, instance=key)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"Saved the limits of {key.prefix}… ({key.name}).")
+        return redirect("gateway:keys")
+    return render(request, "gateway/key_limits.html", {"key": key, "form": form})
 
 
 @login_required

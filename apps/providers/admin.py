@@ -13,10 +13,13 @@ from .crypto import SecretUnreadable
 from .models import ENDPOINTS, Model, Provider
 
 
-class WriteOnlyJSONField(forms.JSONField):
-    def prepare_value(self, value):
-        # An empty box, not "null": there is never a stored value to show.
-        return "" if value is None else super().prepare_value(value)
+class WriteOnlyTextarea(forms.Textarea):
+    """Never renders a value: neither the stored headers nor the ones just
+    typed when the form comes back with an error on another field (the page,
+    its cache and its screenshots would hold the secret)."""
+
+    def format_value(self, value):
+        return None
 
 
 class ProviderForm(forms.ModelForm):
@@ -25,15 +28,17 @@ class ProviderForm(forms.ModelForm):
         required=False,
         # render_value=False: the stored key never goes back to the browser.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave blank to keep the current key.",
+        help_text="Write-only. Leave blank to keep the current key. Never shown again, not "
+        "even when the form has an error: type it again then.",
     )
     clear_api_key = forms.BooleanField(label="Remove the key", required=False)
-    extra_headers = WriteOnlyJSONField(
+    extra_headers = forms.JSONField(
         label="New extra headers",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=WriteOnlyTextarea(attrs={"rows": 3}),
         help_text='Write-only, a JSON object such as {"X-Org": "..."}. Leave blank to keep '
-        "the current headers; {} removes them.",
+        "the current headers; {} removes them. Never shown again, not even when the form "
+        "has an error: type them again then.",
     )
 
     class Meta:

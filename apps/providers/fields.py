@@ -6,6 +6,11 @@ reveals nothing, and "is a key set?" stays answerable without the keys.
 
 Lookups on these fields never match (every token is different): they are for
 secrets, not for searching.
+
+Serialized (`dumpdata`), a value is its token, marked "fernet:": a dump holds
+no plaintext, and `loaddata` with the same FERNET_KEYS restores the secret.
+A token that cannot be decrypted is loaded as is (UnreadableSecret), so a
+dump restored before its key is configured keeps the secret intact.
 """
 
 import json
@@ -15,6 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from . import crypto
+
+# Marks a serialized value as a token, never a plaintext secret that happens
+# to look like one (some services' API keys are Fernet tokens themselves).
+TOKEN_PREFIX = "fernet:"
 
 
 class UnreadableSecret:
@@ -66,7 +75,14 @@ class EncryptedTextField(models.TextField):
     def to_python(self, value):
         if isinstance(value, UnreadableSecret):
             return value
+        if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+            return self.from_db_value(value.removeprefix(TOKEN_PREFIX), None, None)
         return super().to_python(value)
+
+    def value_to_string(self, obj):
+        """The serialized value: the token, never the plaintext."""
+        token = self.get_prep_value(self.value_from_object(obj))
+        return TOKEN_PREFIX + token if token else ""
 
     def get_prep_value(self, value):
         if isinstance(value, UnreadableSecret):
@@ -93,6 +109,8 @@ class EncryptedJSONField(EncryptedTextField):
     def to_python(self, value):
         if not isinstance(value, str):
             return value
+        if value.startswith(TOKEN_PREFIX):
+            return super().to_python(value)
         if not value:
             return self.empty()
         try:

@@ -87,6 +87,9 @@ class Spec:
     public_model: str | None = None
     on_detach: str = GRACE
     on_record: list = field(default_factory=list)  # run in the Run's first transaction
+    # Awaited with the Assembly once the Run is stored (e.g. a gateway key's
+    # token count); a failing one is logged, never fatal to the run.
+    on_finish: list = field(default_factory=list)
 
 
 class LiveRun(Broadcast):
@@ -286,6 +289,8 @@ class LiveRun(Broadcast):
             await db(self.run.finish, status, assembly, assembly.error, len(self.log) + 1)
             if self.spec.endpoint == "chat" and status == Run.COMPLETED and assembly.choices:
                 await db(_append_reply, self.run, assembly)
+            for hook in self.spec.on_finish:
+                await hook(assembly)
         except Exception:
             # The database is gone: say how the run ended all the same.
             log.exception("storing run %s failed", self.uuid)

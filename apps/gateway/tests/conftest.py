@@ -52,3 +52,10 @@ def sdk(app_url, secret):
 def only_run():
     (run,) = Run.objects.all()
     return run
+
+
+@pytest.fixture
+def second_app_url(app_url, servers):
+    """A second server process beside `app_url`'s, on the same database and
+    Redis: the production shape's several processes."""
+    return servers().url

@@ -153,3 +153,16 @@ def test_staff_revoke_keys_in_admin(staff_client, owner):
 
 def test_staff_cannot_create_keys_for_others_in_admin(staff_client):
     assert staff_client.get(reverse("admin:gateway_gatewaykey_add")).status_code == 403
+
+
+def test_staff_set_a_keys_limits_in_admin_within_the_maxima(staff_client, owner, settings):
+    settings.GATEWAY_MAX_REQUESTS_PER_MINUTE = 100
+    key, _ = GatewayKey.create(owner, "busy script")
+    url = reverse("admin:gateway_gatewaykey_change", args=[key.pk])
+
+    too_much = staff_client.post(url, {"requests_per_minute": 500, "tokens_per_day": ""})
+    assert "At most 100 (the site&#x27;s maximum)." in too_much.content.decode()
+    saved = staff_client.post(url, {"requests_per_minute": 10, "tokens_per_day": ""})
+    assert saved.status_code == 302
+    key.refresh_from_db()
+    assert key.requests_per_minute == 10 and key.name == "busy script"

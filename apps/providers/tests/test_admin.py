@@ -150,3 +150,17 @@ def test_it_filters_models_by_endpoint(admin_client, provider):
 
     html = admin_client.get("/admin/providers/model/?endpoint=chat").content.decode()
     assert "chat-only" in html and "text-only" not in html
+
+
+def test_it_does_not_show_typed_secrets_again_after_an_error_elsewhere(admin_client, provider):
+    typed_key, typed_header = "sk-typed-9d8c7b6a5f4e3d2c", "typed-header-secret-77"
+    data = form_data(provider, base_url="ftp://llm.example", api_key=typed_key,
+                     extra_headers=f'{{"X-Typed": "{typed_header}"}}')
+    response = admin_client.post(change_url(provider), data)
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "Enter an http:// or https:// URL." in html
+    assert typed_header not in html and typed_key not in html
+    assert HEADER_SECRET not in html and KEY not in html
+    provider.refresh_from_db()
+    assert provider.extra_headers == {"X-Org-Auth": HEADER_SECRET}

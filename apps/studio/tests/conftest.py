@@ -15,7 +15,9 @@ def connect():
     opened = []
 
     async def open_socket(user=None, origin="http://127.0.0.1:8000"):
-        headers = [(b"origin", origin.encode())]
+        # A browser's handshake names the host it connects to; the origin
+        # check compares the two.
+        headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1:8000")]
         if user is not None:
             from channels.db import database_sync_to_async
 
