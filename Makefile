@@ -12,7 +12,7 @@ PORT ?= 8000
 # error instead of a reset connection.
 DAPHNE_OPTIONS := --websocket-max-message-size 16777216 --websocket-max-frame-size 16777216
 
-.PHONY: run test setup setup-dev chromium lint
+.PHONY: run test setup setup-dev chromium nginx lint
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -22,7 +22,7 @@ run: setup
 	@echo "Playground: http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) $(DAPHNE_OPTIONS) playground.asgi:application
 
-test: setup-dev chromium
+test: setup-dev chromium nginx
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -53,6 +53,14 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests."; exit 1; fi; }
+
+# The production-shape test puts Debian's nginx (deploy/nginx.conf) in front
+# of two server processes; it starts its own nginx, never the system's.
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "Install Debian's nginx (sudo apt-get install nginx) for the production-shape tests."; exit 1; fi; }
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
