@@ -131,13 +131,19 @@ async def direct_stream(client, upstream_url, body):
     return s
 
 
+def origin_of(ws_url):
+    """The page's origin for a websocket URL: Playground accepts a socket
+    only from its own scheme, host and port."""
+    return "http://" + ws_url.removeprefix("ws://").split("/", 1)[0]
+
+
 async def relay_stream(ws_url, cookie, model_uuid, body):
     import websockets
 
     s = Stream()
     async with websockets.connect(
         ws_url,
-        additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
+        additional_headers={"Cookie": cookie, "Origin": origin_of(ws_url)},
         max_queue=None,
         open_timeout=60,
     ) as ws:

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, percentile, start_daphne, wait_for_port  # noqa: E402
-from bench.relay_bench import session_for  # noqa: E402
+from bench.relay_bench import origin_of, session_for  # noqa: E402
 
 LIVE_CHUNKS = 20  # live deltas read after the reload, for their latency
 TIMEOUT = 30  # seconds for any one message: a stuck sample fails, the script goes on
@@ -56,7 +56,7 @@ async def connect(ws_url, cookie):
 
     return await websockets.connect(
         ws_url,
-        additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
+        additional_headers={"Cookie": cookie, "Origin": origin_of(ws_url)},
         max_queue=None,
         open_timeout=TIMEOUT,
     )
