@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -57,11 +58,17 @@ ID_PREFIX = {"completions": "cmpl", "chat": "chatcmpl"}
 LIVE: "dict[str, LiveRun]" = {}
 
 
+# The engine's database threads. Not thread-sensitive: each call is complete
+# in itself (its own transaction), so runs' writes don't queue behind one
+# another on a single thread. One executor for the process, not the event
+# loop's default one: its threads outlive any loop, so a connection pool is
+# never left with connections of threads that exited.
+DB_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="runs-db")
+
+
 def db(fn, *args):
-    """Await fn(*args) in a pooled thread. Not thread-sensitive: each call is
-    complete in itself (its own transaction), so runs' writes don't queue
-    behind one another on a single thread."""
-    return database_sync_to_async(fn, thread_sensitive=False)(*args)
+    """Await fn(*args) in one of the engine's database threads."""
+    return database_sync_to_async(fn, thread_sensitive=False, executor=DB_THREADS)(*args)
 
 
 class NotFound(Exception):

@@ -76,18 +76,26 @@ class Mirror(Broadcast):
             await self.publish(event)
             if isinstance(event, Ended):
                 self.hub.mirrors.pop(self.uuid, None)
+                self.hub.close_if_idle()
 
     def detach(self, subscriber):
         super().detach(subscriber)
         if not self.subscribers and self.hub.mirrors.get(self.uuid) is self:
             del self.hub.mirrors[self.uuid]
-            self.hub.spawn(self.hub.tell_owner(self.uuid, {"type": "runs.unsubscribe"}))
+            channel = self.hub.channel
+            self.hub.spawn(self.hub.layer.group_send(
+                control_group(self.uuid),
+                {"type": "runs.unsubscribe", "run": self.uuid, "reply_to": channel},
+            ))
+            self.hub.close_if_idle()
 
 
 class Hub:
     def __init__(self, layer):
         self.layer = layer
         self.channel = None
+        self.listener = None
+        self.owned = set()  # uuids of the runs this process drives
         self.mirrors = {}
         self._opening = asyncio.Lock()
         self._tasks = set()
@@ -102,23 +110,35 @@ class Hub:
     async def open(self):
         async with self._opening:
             if self.channel is None:
+                # (The listener runs only while this process drives or
+                # watches runs: see close_if_idle.)
                 # The default prefix, as consumers' channels have: channels-
                 # redis reads all of a process's channels with one prefix in
                 # one blocking pop, under one lock; a second prefix would wait
                 # its turn behind the consumers' pops (seconds).
                 self.channel = await self.layer.new_channel()
-                self.spawn(self._listen())
+                self.listener = self.spawn(self._listen(self.channel))
         return self.channel
+
+    def close_if_idle(self):
+        """Stop listening once nothing here needs the channel. A listener left
+        blocked in channels-redis's receive would pin the layer to this event
+        loop (the layer allows one loop at a time), and costs Redis a
+        blocking pop for nothing."""
+        if self.owned or self.mirrors or self.listener is None:
+            return
+        self.listener.cancel()
+        self.listener = self.channel = None
 
     async def tell_owner(self, run_uuid, message):
         await self.layer.group_send(
             control_group(run_uuid), {**message, "run": run_uuid, "reply_to": await self.open()}
         )
 
-    async def _listen(self):
+    async def _listen(self, channel):
         while True:
             try:
-                message = await self.layer.receive(self.channel)
+                message = await self.layer.receive(channel)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -175,6 +195,7 @@ def own(live):
     not delay the upstream request)."""
     if shared():
         hub = current()
+        hub.owned.add(live.uuid)
 
         async def join():
             await hub.layer.group_add(control_group(live.uuid), await hub.open())
@@ -185,11 +206,10 @@ def own(live):
 def disown(live):
     if shared():
         hub = current()
-
-        async def leave():
-            await hub.layer.group_discard(control_group(live.uuid), await hub.open())
-
-        hub.spawn(leave())
+        hub.owned.discard(live.uuid)
+        if hub.channel is not None:
+            hub.spawn(hub.layer.group_discard(control_group(live.uuid), hub.channel))
+        hub.close_if_idle()
 
 
 async def send_event(live, seq, event):
