@@ -3,8 +3,9 @@
 import difflib
 import re
 
-# Words and the whitespace between them, so the diff keeps the text's spacing.
-TOKENS = re.compile(r"\s+|\S+")
+# Words with the whitespace after them (and leading whitespace alone), so
+# the diff keeps the text's spacing and a changed word reads as one change.
+TOKENS = re.compile(r"\S+\s*|\s+")
 
 
 def word_diff(a, b):

@@ -90,8 +90,8 @@ def test_it_reopens_a_comparison_with_each_panes_last_output(owner, compared):
 def test_it_diffs_two_outputs_word_by_word(owner, fake_model, compared):
     _, a, b = compared
     html = client_for(owner).get(f"/compare/diff/?a={a.uuid}:0&b={b.uuid}:0").content.decode()
-    assert "<del>blue</del>" in html and "<ins>grey</ins>" in html
-    assert "<span>The sky is </span>" in html
+    assert "<del>blue </del>" in html and "<ins>grey </ins>" in html
+    assert "<span>The sky is </span>" in html and "<span>today</span>" in html
     same = make_run(owner, fake_model, "The sky is blue today")
     html = client_for(owner).get(f"/compare/diff/?a={a.uuid}:0&b={same.uuid}:0").content.decode()
     assert "identical" in html and "<del>" not in html
@@ -150,3 +150,12 @@ def test_it_starts_a_comparison_from_a_run_or_preset_parameters(owner, fake_mode
     html = client_for(owner).get("/compare/", {"mode": "chat", "model": str(fake_model.uuid),
                                                "body": body}).content.decode()
     assert '"top_p": 0.5' in html and '"content": "Hi"' in html
+
+
+def test_it_keeps_spacing_and_marks_whole_words():
+    from apps.compare.diff import word_diff
+
+    assert word_diff("a cat sat\nhere", "a dog sat\nhere") == [
+        ("equal", "a "), ("delete", "cat "), ("insert", "dog "), ("equal", "sat\nhere"),
+    ]
+    assert word_diff("same", "same") == [("equal", "same")]
