@@ -557,8 +557,8 @@
     const options = [];
     panes.forEach((pane, i) => {
       if (!pane.run || !pane.status) return;
-      const cols = [...$(pane, ".pane-output").querySelectorAll(".choice")];
-      const indexes = cols.length ? cols.map((c) => Number(c.dataset.index)) : [0];
+      // The choices that came back (a pane that failed before any has none).
+      const indexes = [...$(pane, ".pane-output").querySelectorAll(".choice")].map((c) => Number(c.dataset.index));
       const name = blindBox.checked && !pane.revealed ? `Pane ${"ABCDEF"[i]}` : `Pane ${i + 1} · ${modelName(pane)}`;
       for (const index of indexes) {
         options.push([`${pane.run}:${index}`, indexes.length > 1 ? `${name} · choice ${index}` : name]);
