@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.history.models import Conversation, Run
 
-from .models import MAX_PANES, MIN_PANES, Comparison
+from .models import MAX_PANES, MIN_PANES, Comparison, PaneRun, Vote
 
 MAX_PANE_ID = 32
 
@@ -92,8 +92,7 @@ class RoundForm(forms.Form):
         comparison.blind = data["blind"]
         comparison.updated = timezone.now()
         comparison.save()
-        comparison.add_round(data["runs"])
-        return comparison
+        return comparison, comparison.add_round(data["runs"])
 
 
 def _title(mode, shared_input):
@@ -106,3 +105,32 @@ def _title(mode, shared_input):
         text = shared_input.get("prompt")
         text = text if isinstance(text, str) else ""
     return " ".join(text.split())[:80] or "Untitled"
+
+
+class VoteForm(forms.Form):
+    """Blind mode: the better pane of a round (once per round)."""
+
+    round = forms.IntegerField(min_value=1)
+    pane = forms.CharField(max_length=MAX_PANE_ID)
+
+    def __init__(self, comparison, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.comparison = comparison
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        self.winner = PaneRun.objects.filter(
+            comparison=self.comparison, round=data["round"], pane=data["pane"]
+        ).select_related("run").first()
+        if self.winner is None:
+            raise forms.ValidationError("no such pane in that round")
+        if Vote.objects.filter(comparison=self.comparison, round=data["round"]).exists():
+            raise forms.ValidationError("this round has its vote already")
+        return data
+
+    def save(self):
+        return Vote.objects.create(
+            comparison=self.comparison, round=self.cleaned_data["round"], winner=self.winner
+        )

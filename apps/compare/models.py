@@ -118,6 +118,45 @@ class PaneRun(models.Model):
         return f"round {self.round}, pane {self.pane}"
 
 
+class Vote(models.Model):
+    """Blind mode: the pane the user found better in one round."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="votes")
+    round = models.PositiveIntegerField()
+    winner = models.ForeignKey(PaneRun, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "round"], name="one_vote_per_round")
+        ]
+
+    def __str__(self):
+        return f"vote in round {self.round}"
+
+    @staticmethod
+    def wins_per_model(user):
+        """The user's blind votes by model, most wins first:
+        [{"model", "wins", "rounds"}] (rounds: the votes it took part in)."""
+        table = {}
+        votes = Vote.objects.filter(comparison__owner=user).select_related("winner__run")
+        rounds = {(v.comparison_id, v.round): v.winner.run.model_name for v in votes}
+        pane_runs = PaneRun.objects.filter(
+            comparison__votes__isnull=False, comparison__owner=user
+        ).select_related("run").distinct()
+        for pane_run in pane_runs:
+            winner = rounds.get((pane_run.comparison_id, pane_run.round))
+            if winner is None:
+                continue
+            row = table.setdefault(pane_run.run.model_name, {"wins": 0, "rounds": set()})
+            row["rounds"].add((pane_run.comparison_id, pane_run.round))
+        for (comparison, number), model in rounds.items():
+            table.setdefault(model, {"wins": 0, "rounds": {(comparison, number)}})["wins"] += 1
+        rows = [{"model": m, "wins": r["wins"], "rounds": len(r["rounds"])}
+                for m, r in table.items()]
+        return sorted(rows, key=lambda r: (-r["wins"], r["rounds"], r["model"]))
+
+
 class RunSnapshot(Shareable):
     """The snapshot link of a single run."""
 

@@ -15,4 +15,5 @@ urlpatterns = [
     path("<uuid:uuid>/", views.detail, name="detail"),
     path("<uuid:uuid>/share/", views.share, name="share"),
     path("<uuid:uuid>/delete/", views.delete, name="delete"),
+    path("<uuid:uuid>/vote/", views.vote, name="vote"),
 ]

@@ -24,8 +24,8 @@ from apps.inference.local import untranslate
 from apps.providers.models import Model
 
 from .diff import choice_text, word_diff
-from .forms import RoundForm
-from .models import MAX_PANES, MIN_PANES, Comparison, RunSnapshot
+from .forms import RoundForm, VoteForm
+from .models import MAX_PANES, MIN_PANES, Comparison, RunSnapshot, Vote
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MODES = ("chat", "completions")
@@ -191,8 +191,8 @@ def save_round(request):
     if not form.is_valid():
         errors = [{"field": f, "message": m} for f, ms in form.errors.items() for m in ms]
         return JsonResponse({"errors": errors}, status=400)
-    comparison = form.save()
-    return JsonResponse({"uuid": str(comparison.uuid),
+    comparison, number = form.save()
+    return JsonResponse({"uuid": str(comparison.uuid), "round": number,
                          "url": reverse("compare:detail", args=[comparison.uuid])})
 
 
@@ -204,7 +204,9 @@ def comparison_list(request):
         .annotate(round_count=Max("pane_runs__round"))
         .order_by("-updated")  # an aggregate drops Meta.ordering
     )
-    return render(request, "compare/list.html", {"comparisons": comparisons})
+    return render(request, "compare/list.html", {
+        "comparisons": comparisons, "wins": Vote.wins_per_model(request.user),
+    })
 
 
 @login_required
@@ -212,6 +214,22 @@ def comparison_list(request):
 def delete(request, uuid):
     get_own_comparison(request.user, uuid).delete()
     return redirect("compare:list")
+
+
+@login_required
+@require_POST
+def vote(request, uuid):
+    """Blind mode: the better pane of a round. Answers the names revealed
+    and the user's wins per model, as a partial."""
+    comparison = get_own_comparison(request.user, uuid)
+    form = VoteForm(comparison, request.POST)
+    if not form.is_valid():
+        return render(request, "compare/_wins.html", {"errors": form.non_field_errors()
+                      or [m for ms in form.errors.values() for m in ms]}, status=400)
+    chosen = form.save()
+    return render(request, "compare/_wins.html", {
+        "vote": chosen, "wins": Vote.wins_per_model(request.user),
+    })
 
 
 # -- diff ----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
 
   let comparison = state.comparison;
+  let lastRound = null;
   let panes = [];
   let round = null; // the round in flight: {pending: Set of pane ids, runs, ...}
   let continued = false; // chat: a round has run; the next ones go on per pane
@@ -96,8 +97,7 @@
   function layout() {
     panes.forEach((pane, i) => {
       panesEl.appendChild(pane.el);
-      const label = blindBox.checked && !pane.revealed ? `Pane ${"ABCDEF"[i]}` : `Pane ${i + 1}`;
-      $(pane, ".pane-label").textContent = label;
+      $(pane, ".pane-label").textContent = hidden() ? `Pane ${"ABCDEF"[i]}` : `Pane ${i + 1}`;
       $(pane, "[data-action=left]").disabled = i === 0;
       $(pane, "[data-action=right]").disabled = i === panes.length - 1;
       $(pane, "[data-action=remove]").disabled = panes.length <= state.min_panes || !!round;
@@ -108,6 +108,9 @@
     form.classList.toggle("blind", blindBox.checked);
     refreshDiffChoices();
   }
+
+  // Blind mode hides the models until the user picks the better pane.
+  function hidden() { return blindBox.checked && !form.classList.contains("revealed"); }
 
   // ---- pane parameters ----------------------------------------------------------
 
@@ -346,6 +349,15 @@
       sharedCount = sharedMessages.length;
     }
     round = { pending: new Set(panes.map((p) => p.id)), runs: {}, configs, shared: shared || state.shared };
+    if (blindBox.checked) {
+      // Blind: the panes in a random order, so none is known by its place.
+      form.classList.remove("revealed");
+      for (let i = panes.length - 1; i > 0; i -= 1) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [panes[i], panes[j]] = [panes[j], panes[i]];
+      }
+      for (const pane of panes) pane.el.classList.remove("winner");
+    }
     for (const pane of panes) startPane(pane);
     setRunning(true, "Starting…");
     send(message);
@@ -356,7 +368,6 @@
     pane.run = null;
     pane.lastSeq = 0;
     pane.status = null;
-    pane.revealed = false;
     $(pane, ".pane-output").textContent = "";
     $(pane, ".pane-result").textContent = "";
     $(pane, ".pane-vote").hidden = true;
@@ -514,7 +525,6 @@
       showContinued();
       document.getElementById("next-message").value = "";
     }
-    if (blindBox.checked) for (const pane of panes) $(pane, ".pane-vote").hidden = !pane.run;
     refreshDiffChoices();
     await saveRound(done);
   }
@@ -541,6 +551,8 @@
       }
       const first = !comparison;
       comparison = answer.uuid;
+      lastRound = answer.round;
+      if (hidden()) for (const pane of panes) $(pane, ".pane-vote").hidden = !(pane.run && done.runs[pane.id]);
       history.replaceState(null, "", answer.url);
       statusLine.textContent = "Saved.";
       form.dataset.comparison = comparison;
@@ -559,7 +571,7 @@
       if (!pane.run || !pane.status) return;
       // The choices that came back (a pane that failed before any has none).
       const indexes = [...$(pane, ".pane-output").querySelectorAll(".choice")].map((c) => Number(c.dataset.index));
-      const name = blindBox.checked && !pane.revealed ? `Pane ${"ABCDEF"[i]}` : `Pane ${i + 1} · ${modelName(pane)}`;
+      const name = hidden() ? `Pane ${"ABCDEF"[i]}` : `Pane ${i + 1} · ${modelName(pane)}`;
       for (const index of indexes) {
         options.push([`${pane.run}:${index}`, indexes.length > 1 ? `${name} · choice ${index}` : name]);
       }
@@ -583,10 +595,19 @@
 
   blindBox.addEventListener("change", () => layout());
 
-  function vote(pane) {
-    // Optional feature; the page only reveals the names here.
-    for (const p of panes) { p.revealed = true; $(p, ".pane-vote").hidden = true; }
+  async function vote(pane) {
+    const data = new FormData();
+    data.append("round", lastRound);
+    data.append("pane", pane.id);
+    const response = await fetch(`${location.pathname}vote/`, {
+      method: "POST", body: data, headers: { "X-CSRFToken": csrf }, credentials: "same-origin",
+    });
+    // Server-rendered and escaped: the names revealed and the wins per model.
+    document.getElementById("wins").innerHTML = await response.text();
+    if (!response.ok) return;
+    for (const p of panes) $(p, ".pane-vote").hidden = true;
     pane.el.classList.add("winner");
+    form.classList.add("revealed");
     layout();
   }
 

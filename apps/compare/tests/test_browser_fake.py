@@ -128,3 +128,32 @@ def test_it_keeps_an_error_in_its_pane_and_shows_n_choices_as_a_grid(
     page.locator("#diff-b").select_option(index=0)
     page.click("#diff-button")
     expect(page.locator("#diff .diff-same")).to_have_text("The two outputs are identical.")
+
+
+def test_it_hides_the_models_in_blind_mode_until_a_pane_is_picked(signed_in, owner, app_url,
+                                                                 fake_model, upstream):
+    from apps.providers.models import Model
+
+    other = Model.objects.create(provider=fake_model.provider, upstream_id="echo-2",
+                                 display_name="Echo Two")
+    page = signed_in(owner)
+    page.goto(f"{app_url}/compare/?mode=completions")
+    panes = page.locator("#panes .pane")
+    panes.nth(0).locator(".pane-model").select_option(str(fake_model.uuid))
+    panes.nth(1).locator(".pane-model").select_option(str(other.uuid))
+    page.check("#blind")
+    page.fill("#prompt", "blind")
+    page.click("#run-all")
+    for i in range(2):
+        expect(panes.nth(i).locator(".result .status")).to_have_text("Completed")
+    expect(panes.nth(0).locator(".pane-label")).to_have_text("Pane A")
+    expect(panes.nth(0).locator(".pane-model")).to_be_hidden()
+    expect(page.locator("#diff-a")).not_to_contain_text("Echo")
+    expect(panes.nth(1).locator(".pane-vote")).to_be_visible()
+    panes.nth(1).locator(".pane-vote").click()
+
+    expect(page.locator("#wins .vote-result")).to_contain_text("You picked")
+    expect(panes.nth(0).locator(".pane-model")).to_be_visible()
+    winner = panes.nth(1).locator(".pane-model option:checked").inner_text().split(" · ")[0]
+    expect(page.locator("#wins .wins-row").first).to_contain_text(winner)
+    expect(page.locator("#wins .wins-row").first.locator(".wins-count")).to_have_text("1")

@@ -159,3 +159,31 @@ def test_it_keeps_spacing_and_marks_whole_words():
         ("equal", "a "), ("delete", "cat "), ("insert", "dog "), ("equal", "sat\nhere"),
     ]
     assert word_diff("same", "same") == [("equal", "same")]
+
+
+def test_it_stores_one_blind_vote_per_round_and_counts_wins_per_model(
+    owner, outsider, fake_model, compared
+):
+    comparison, a, b = compared
+    b.model_name = "Other"
+    b.save()
+    theirs = client_for(outsider).post(f"/compare/{comparison.uuid}/vote/",
+                                       {"round": 1, "pane": "p2"})
+    assert theirs.status_code == 404
+
+    answer = client_for(owner).post(f"/compare/{comparison.uuid}/vote/",
+                                    {"round": 1, "pane": "p2"})
+    assert answer.status_code == 200
+    assert "You picked <strong>Other</strong>" in answer.content.decode()
+    again = client_for(owner).post(f"/compare/{comparison.uuid}/vote/",
+                                   {"round": 1, "pane": "p1"})
+    assert again.status_code == 400 and "already" in again.content.decode()
+
+    from apps.compare.models import Vote
+
+    assert Vote.wins_per_model(owner) == [
+        {"model": "Other", "wins": 1, "rounds": 1}, {"model": "Echo", "wins": 0, "rounds": 1},
+    ]
+    assert Vote.wins_per_model(outsider) == []
+    listing = client_for(owner).get("/compare/list/").content.decode()
+    assert '<td class="wins-model">Other</td><td class="wins-count">1</td>' in listing
