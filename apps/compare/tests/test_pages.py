@@ -2,6 +2,7 @@
 ownership, snapshot links (share, revoke), opening from a run or a preset."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -187,3 +188,29 @@ def test_it_stores_one_blind_vote_per_round_and_counts_wins_per_model(
     assert Vote.wins_per_model(outsider) == []
     listing = client_for(owner).get("/compare/list/").content.decode()
     assert '<td class="wins-model">Other</td><td class="wins-count">1</td>' in listing
+
+
+def test_it_offers_open_in_compare_on_a_run_and_a_preset(owner, fake_model):
+    import html as html_lib
+
+    run = make_run(owner, fake_model, "x")
+    detail = client_for(owner).get(f"/history/runs/{run.uuid}/").content.decode()
+    assert f'href="/compare/from-run/{run.uuid}/"' in detail
+    assert f'href="/compare/runs/{run.uuid}/share/"' in detail
+
+    body = {"prompt": "A preset prompt", "temperature": 0.25}
+    saved = client_for(owner).post("/presets/new/", {
+        "name": "Warm", "mode": "completions", "model": str(fake_model.uuid),
+        "body": json.dumps(body),
+    })
+    preset_page = client_for(owner).get(saved["Location"]).content.decode()
+    form = preset_page.split('action="/compare/"')[1].split("</form>")[0]
+    fields = {name: html_lib.unescape(value) for name, value in
+              re.findall(r'name="(\w+)" value="([^"]*)"', form)}
+    assert fields["mode"] == "completions" and fields["model"] == str(fake_model.uuid)
+
+    page = client_for(owner).get("/compare/", fields).content.decode()
+    state = json.loads(page.split('id="compare-state" type="application/json">')[1]
+                       .split("</script>")[0])
+    assert state["shared"] == {"prompt": "A preset prompt"}
+    assert [p["body"] for p in state["panes"]] == [{"temperature": 0.25}] * 2
