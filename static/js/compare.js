@@ -61,6 +61,13 @@
     socket.addEventListener("close", () => {
       socket = null;
       if (!round) return;
+      // A pane whose run had not started yet never will from here.
+      for (const pane of panes) {
+        if (!pane.run && round && round.pending.has(pane.id)) {
+          paneEnded(pane, "Connection lost before the run started; nothing was sent.");
+        }
+      }
+      if (!round) return;
       statusLine.textContent = "Connection lost; reconnecting…";
       const delay = Math.min(250 * 2 ** retries, 5000);
       retries += 1;
