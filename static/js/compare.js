@@ -591,6 +591,8 @@
       else if (options[pick]) select.value = options[pick][0];
     }
     diffButton.disabled = options.length < 2;
+    document.getElementById("diff-hint").hidden = options.length >= 2;
+    diffA.hidden = diffB.hidden = options.length < 2;
   }
 
   function modelName(pane) {
