@@ -355,7 +355,9 @@
       sharedMessages.splice(0, sharedMessages.length, ...shared.messages);
       sharedCount = sharedMessages.length;
     }
-    round = { pending: new Set(panes.map((p) => p.id)), runs: {}, configs, shared: shared || state.shared };
+    const ids = panes.map((p) => p.id);
+    // pending: panes not done yet; awaiting: panes not started (or refused) yet.
+    round = { pending: new Set(ids), awaiting: new Set(ids), runs: {}, configs, shared: shared || state.shared };
     if (blindBox.checked) {
       // Blind: the panes in a random order, so none is known by its place.
       form.classList.remove("revealed");
@@ -453,6 +455,7 @@
     if (m.type === "errors") {
       const pane = m.ref ? paneById(m.ref) : m.run ? byRun.get(m.run) : null;
       m.errors.forEach((err) => fieldError(pane, err.field, err.message));
+      if (pane && round) { round.awaiting.delete(pane.id); maybeSave(round); }
       if (pane) paneEnded(pane, "Not started");
       else if (round && !panes.some((p) => p.run)) for (const p of panes) paneEnded(p, "Not started");
       return;
@@ -464,8 +467,10 @@
       pane.conversation = m.conversation;
       byRun.set(m.run, pane);
       round.runs[pane.id] = m.run;
+      round.awaiting.delete(pane.id);
       $(pane, ".pane-stop").disabled = false;
       paneStatus(pane, "Waiting for the first token…");
+      maybeSave(round);
       return;
     }
     const pane = byRun.get(m.run);
@@ -533,10 +538,24 @@
       document.getElementById("next-message").value = "";
     }
     refreshDiffChoices();
-    await saveRound(done);
+    done.saving = done.saving || saveRound(done);
+    await done.saving;
+    if (!done.saved) return;
+    statusLine.textContent = "Saved.";
+    if (hidden() && lastRound) {
+      for (const pane of panes) $(pane, ".pane-vote").hidden = !(pane.run && done.runs[pane.id]);
+    }
   }
 
-  // The finished round is kept: the comparison is created with the first one.
+  // The round is kept as soon as every pane's run started, so a reload in
+  // the middle finds it (and follows its runs to the end).
+  function maybeSave(r) {
+    if (r.awaiting.size === 0 && !r.saving && Object.keys(r.runs).length) r.saving = saveRound(r);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // The comparison is created with the first round.
   async function saveRound(done) {
     const data = new FormData();
     data.append("comparison", comparison || "");
@@ -545,27 +564,32 @@
     data.append("shared_input", JSON.stringify(done.shared));
     data.append("panes", JSON.stringify(done.configs));
     data.append("runs", JSON.stringify(done.runs));
-    statusLine.textContent = "Saving…";
     try {
-      const response = await fetch(form.dataset.saveUrl, {
-        method: "POST", body: data, headers: { "X-CSRFToken": csrf }, credentials: "same-origin",
-      });
-      const answer = await response.json();
+      let response;
+      let answer;
+      // A run is stored while its upstream request is on its way: right
+      // after "started" it may not be there yet; try again shortly.
+      for (let attempt = 0; attempt < 20; attempt += 1) {
+        response = await fetch(form.dataset.saveUrl, {
+          method: "POST", body: data, headers: { "X-CSRFToken": csrf }, credentials: "same-origin",
+        });
+        answer = await response.json();
+        const missing = (answer.errors || []).some((e) => e.message === "run not found");
+        if (response.ok || !missing) break;
+        await sleep(250);
+      }
       if (!response.ok) {
         (answer.errors || []).forEach((e) => fieldError(null, null, `Not saved: ${e.message}`));
-        statusLine.textContent = "";
         return;
       }
+      done.saved = true;
       const first = !comparison;
       comparison = answer.uuid;
       lastRound = answer.round;
-      if (hidden()) for (const pane of panes) $(pane, ".pane-vote").hidden = !(pane.run && done.runs[pane.id]);
       history.replaceState(null, "", answer.url);
-      statusLine.textContent = "Saved.";
       form.dataset.comparison = comparison;
       if (first && window.htmx) window.htmx.ajax("GET", `${answer.url}share/`, { target: "#share" });
     } catch (e) {
-      statusLine.textContent = "";
       fieldError(null, null, "The comparison could not be saved; the runs are in history.");
     }
   }
@@ -631,6 +655,7 @@
 
   // The panes as configured, with what each last showed (a reopened comparison).
   panes = state.panes.map((config) => makePane(config));
+  const live = [];
   panes.forEach((pane) => {
     const stored = state.results[pane.id];
     if (!stored) return;
@@ -641,12 +666,27 @@
     pane.thread = stored.thread;
     byRun.set(pane.run, pane);
     showThread(pane);
+    if (stored.status === "running") { live.push(pane); return; }
     for (const t of stored.texts) column(pane, t.index).querySelector(".stream-text").textContent = t.text;
     $(pane, ".pane-result").innerHTML = stored.html; // server-rendered, sanitized
     if (mode === "chat") showMarkdown(pane, stored.status);
   });
   if (mode === "chat" && Object.keys(state.results).length) { continued = true; showContinued(); }
   initialSync();
+  if (live.length) {
+    // Reopened while its last round streams (a reload, another tab): follow
+    // each running pane from its first event (the socket subscribes on open).
+    round = { pending: new Set(live.map((p) => p.id)), awaiting: new Set(), runs: {}, saved: true };
+    round.saving = Promise.resolve();
+    for (const pane of live) {
+      round.runs[pane.id] = pane.run;
+      pane.status = null;
+      pane.el.classList.add("is-running");
+      $(pane, ".pane-stop").disabled = false;
+      paneStatus(pane, "Streaming…");
+    }
+    setRunning(true, "Streaming…");
+  }
   layout();
   window.Compare = { runAll, stopAll, panes: () => panes };
   connect();

@@ -157,3 +157,28 @@ def test_it_hides_the_models_in_blind_mode_until_a_pane_is_picked(signed_in, own
     winner = panes.nth(1).locator(".pane-model option:checked").inner_text().split(" · ")[0]
     expect(page.locator("#wins .wins-row").first).to_contain_text(winner)
     expect(page.locator("#wins .wins-row").first.locator(".wins-count")).to_have_text("1")
+
+
+def test_it_follows_a_round_that_streams_through_a_reload(signed_in, owner, app_url, fake_model,
+                                                          upstream):
+    from apps.compare.models import Comparison
+
+    upstream.behave(chunks=["tick "] * 60, interval=0.05)
+    page = signed_in(owner)
+    page.goto(f"{app_url}/compare/?mode=completions")
+    panes = page.locator("#panes .pane")
+    use_model(panes, 2, fake_model)
+    page.fill("#prompt", "count")
+    page.click("#run-all")
+    # The round is kept once every run started: the address names it.
+    expect(page).to_have_url(re.compile(r"/compare/[0-9a-f-]{36}/$"))
+    expect(panes.nth(1).locator(".stream-text")).to_contain_text("tick")
+    page.reload()
+
+    expect(panes).to_have_count(2)
+    for i in range(2):
+        expect(panes.nth(i).locator(".result .status")).to_have_text("Completed")
+        expect(panes.nth(i).locator(".stream-text")).to_have_text(("tick " * 60).strip())
+    comparison = Comparison.objects.get()
+    assert [n for n, _ in comparison.rounds()] == [1]
+    assert all(r.status == Run.COMPLETED for r in comparison.last_runs().values())
