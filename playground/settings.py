@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.studio",
     "apps.presets",
     "apps.gateway",
+    "apps.compare",
 ]
 
 MIDDLEWARE = [

@@ -141,7 +141,7 @@ class Run(models.Model):
         (INTERRUPTED, "Interrupted"),
         (FAILED, "Failed"),
     ]
-    SOURCES = [("playground", "Playground"), ("gateway", "Gateway")]
+    SOURCES = [("playground", "Playground"), ("gateway", "Gateway"), ("compare", "Compare")]
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(
@@ -176,6 +176,9 @@ class Run(models.Model):
     ttft_ms = models.FloatField(null=True, blank=True)  # time to first token
     duration_ms = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
+    # Dollars, from the model's prices when the run finished with usage;
+    # null when the usage or a price is unknown.
+    cost = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
 
     created = models.DateTimeField(default=timezone.now)
     finished = models.DateTimeField(null=True, blank=True)
@@ -208,6 +211,8 @@ class Run(models.Model):
         if error is not None:
             self.error = error.message
             self.error_code = error.code
+        model = self.model
+        self.cost = model.cost(self.prompt_tokens, self.completion_tokens) if model else None
         self.finished = timezone.now()
         self.lease_until = None
         self.save()

@@ -88,6 +88,8 @@ class ModelInline(admin.TabularInline):
         "enabled",
         "is_default",
         "position",
+        "input_price_per_mtok",
+        "output_price_per_mtok",
     ]
     extra = 0
     show_change_link = True
@@ -202,8 +204,10 @@ class ModelAdmin(admin.ModelAdmin):
         "enabled",
         "is_default",
         "position",
+        "input_price_per_mtok",
+        "output_price_per_mtok",
     ]
-    list_editable = ["enabled", "position"]
+    list_editable = ["enabled", "position", "input_price_per_mtok", "output_price_per_mtok"]
     list_filter = ["provider", "enabled", EndpointFilter, "is_default"]
     list_select_related = ["provider"]
     search_fields = ["display_name", "upstream_id"]

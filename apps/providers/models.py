@@ -7,6 +7,7 @@ adapter a plain `Target`.
 
 import re
 import uuid
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
@@ -31,6 +32,7 @@ LOCAL_PROVIDER_NAME = "Embedded (SmolLM2-135M)"
 # Keys shorter than this are shown as bullets only: four characters of a
 # short key are too large a share of it.
 MASK_TAIL_FROM_LENGTH = 16
+MILLION = Decimal(1_000_000)
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
@@ -298,6 +300,15 @@ class Model(models.Model):
         "default", default=False, help_text="The model a new playground starts with."
     )
     position = models.PositiveIntegerField(default=0, help_text="Lower comes first in lists.")
+    # Prices in dollars per million tokens; blank: unknown (no cost is shown).
+    input_price_per_mtok = models.DecimalField(
+        "input price ($/M tokens)", max_digits=12, decimal_places=6, null=True, blank=True,
+        help_text="Dollars per million prompt tokens. Blank: unknown.",
+    )
+    output_price_per_mtok = models.DecimalField(
+        "output price ($/M tokens)", max_digits=12, decimal_places=6, null=True, blank=True,
+        help_text="Dollars per million completion tokens. Blank: unknown.",
+    )
 
     objects = ModelQuerySet.as_manager()
 
@@ -326,6 +337,14 @@ class Model(models.Model):
             if self.is_default:
                 Model.objects.filter(is_default=True).exclude(pk=self.pk).update(is_default=False)
             super().save(*args, **kwargs)
+
+    def cost(self, prompt_tokens, completion_tokens):
+        """What this many tokens cost in dollars (a Decimal), or None when a
+        price or the usage is unknown."""
+        prices = (self.input_price_per_mtok, self.output_price_per_mtok)
+        if None in prices or prompt_tokens is None or completion_tokens is None:
+            return None
+        return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / MILLION
 
     @staticmethod
     def free_display_name(upstream_id, provider):

@@ -1,7 +1,7 @@
 """The playground's websocket: one per page, carrying any number of runs.
 
 Browser -> server:
-    {"type": "run", "ref"?, "mode", "model", "conversation", "body"}
+    {"type": "run", "ref"?, "mode", "model", "conversation", "body", "source"?}
         or {"type": "run", "runs": [{"ref", "mode", ...}, ...]}: start runs
     {"type": "subscribe", "run", "after"?}: watch a run (a reload, another
         tab, a reconnect) from the last sequence number seen
@@ -27,16 +27,17 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from apps.history.models import Run
+from apps.history.render import result_context
 from apps.runs import engine, specs
 from apps.runs.engine import Subscriber
 from apps.runs.protocol import Ended, message
-
-from .render import result_context
 
 log = logging.getLogger(__name__)
 
 # A page starts a handful of runs at once (compare: up to 6 panes).
 MAX_RUNS_PER_MESSAGE = 16
+# What a page may say started a run ("source" in a run request), for history.
+PAGE_SOURCES = {"playground", "compare"}
 
 
 def error(text, field=None, **extra):
@@ -108,6 +109,8 @@ class RunConsumer(AsyncWebsocketConsumer):
         user = self.scope["user"]
         try:
             spec = await database_sync_to_async(specs.from_page)(user, request)
+            if request.get("source") in PAGE_SOURCES:
+                spec.source = request["source"]
         except specs.Refused as e:
             await self.send_json({"type": "errors", **ref, "errors": e.errors})
             return
@@ -172,7 +175,7 @@ def _done_message(run_uuid, seq, ended):
     run = Run.objects.select_related("model__provider").filter(uuid=run_uuid).first()
     if run is None:
         return done
-    done["html"] = render_to_string("studio/_result.html", result_context(run))
+    done["html"] = render_to_string("history/_result.html", result_context(run))
     if run.endpoint == "chat" and run.status == Run.COMPLETED and run.response["choices"]:
         # The reply as a message, for the page's editor to append.
         done["reply"] = run.response["choices"][0]["message"]

@@ -10,9 +10,8 @@ from django.shortcuts import get_object_or_404, render
 
 from apps.catalog import GROUPS, fields_for
 from apps.history.models import Conversation, Run
+from apps.history.render import result_context
 from apps.providers.models import Model
-
-from .render import result_context
 
 GROUP_TITLES = {
     "sampling": "Sampling",

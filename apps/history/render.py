@@ -1,4 +1,5 @@
-"""Rendering a finished run: sanitized markdown and the metrics line."""
+"""Rendering a finished run: sanitized markdown and the metrics line. (Used by
+every page that shows a run: the playground, compare, snapshots.)"""
 
 import json
 

@@ -1,0 +1,39 @@
+"""A word-level diff of two outputs (difflib, the standard library's)."""
+
+import difflib
+import re
+
+# Words with the whitespace after them (and leading whitespace alone), so
+# the diff keeps the text's spacing and a changed word reads as one change.
+TOKENS = re.compile(r"\S+\s*|\s+")
+
+
+def word_diff(a, b):
+    """[(op, text)] that turns `a` into `b`: op is "equal", "delete" (only in
+    a) or "insert" (only in b); a replaced run is a delete then an insert."""
+    old, new = TOKENS.findall(a or ""), TOKENS.findall(b or "")
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    segments = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            segments.append(("equal", "".join(old[i1:i2])))
+            continue
+        if i2 > i1:
+            segments.append(("delete", "".join(old[i1:i2])))
+        if j2 > j1:
+            segments.append(("insert", "".join(new[j1:j2])))
+    return segments
+
+
+def choice_text(run, index):
+    """The text of one choice of a run's stored response ("" if absent)."""
+    for choice in (run.response or {}).get("choices", []):
+        if choice.get("index", 0) != index:
+            continue
+        if run.endpoint == "chat":
+            content = (choice.get("message") or {}).get("content") or ""
+            if isinstance(content, list):  # content blocks: their text parts
+                content = "".join(b.get("text", "") for b in content if isinstance(b, dict))
+            return content
+        return choice.get("text") or ""
+    return ""
