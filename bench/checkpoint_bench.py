@@ -52,7 +52,11 @@ async def workload(ws_url, cookie, model_uuid, body, level, streams):
             ),
             timeout=600,
         )
-        failed += sum(isinstance(r, BaseException) for r in results)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        failed += len(errors)
+        # What failed, once per kind: a timeout, a closed socket, an errors message.
+        for kind in sorted({repr(e)[:200] for e in errors})[:3]:
+            print(f"  a stream failed: {kind}", flush=True)
         done += [r for r in results if not isinstance(r, BaseException)]
     return done, failed
 
