@@ -51,10 +51,11 @@ class Broadcast:
         for subscriber in tuple(self.subscribers):
             try:
                 await subscriber.deliver(seq, event)
-            except Exception:
-                # A subscriber that cannot take an event (a closed socket)
-                # must not cost the run or the other subscribers anything.
-                log.warning("dropping a subscriber of a run", exc_info=True)
+            except Exception as exc:
+                # A subscriber that cannot take an event (a socket closing
+                # as the page reloads) must not cost the run or the other
+                # subscribers anything. Routine: no traceback.
+                log.info("dropping a subscriber of a run: %s", exc)
                 self.detach(subscriber)
         return seq
 

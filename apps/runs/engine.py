@@ -386,12 +386,18 @@ async def subscribe(user, run_uuid, subscriber, after=0):
         await live.attach(subscriber, after)
         return
     run = await db(_own_run, user, run_uuid)
-    if run.status == Run.RUNNING and await hub.watch(run_uuid, user, subscriber, after):
-        return
+    if run.status == Run.RUNNING and hub.shared():
+        # Another process drives it. Wait for its answer as long as its lease
+        # says it lives (a busy process may answer late); no answer by then
+        # means it died.
+        lease_left = (run.lease_until - timezone.now()).total_seconds() if run.lease_until else 0
+        timeout = max(hub.ANSWER_TIMEOUT, lease_left + 1)
+        if await hub.watch(run_uuid, user, subscriber, after, timeout):
+            return
+        run = await db(_own_run, user, run_uuid)
     if run.status == Run.RUNNING:
-        # No process answers for it. With the in-memory layer there is only
-        # this process, so it is gone for good; across processes, only once
-        # its lease ran out (until then its process may just be slow).
+        # Nobody drives it. With the in-memory layer there is only this
+        # process, so it is gone; across processes its lease has run out.
         if not hub.shared() or run.lease_until is None or run.lease_until < timezone.now():
             await db(_interrupt, run)
     await _replay_stored(run, subscriber, after)

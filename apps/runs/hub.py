@@ -198,7 +198,11 @@ def own(live):
         hub.owned.add(live.uuid)
 
         async def join():
-            await hub.layer.group_add(control_group(live.uuid), await hub.open())
+            channel = await hub.open()
+            await hub.layer.group_add(control_group(live.uuid), channel)
+            if live.uuid not in hub.owned:  # it ended before it joined
+                await hub.layer.group_discard(control_group(live.uuid), channel)
+                hub.close_if_idle()
 
         hub.spawn(join())
 
@@ -218,9 +222,9 @@ async def send_event(live, seq, event):
         await hub._send(live, channel, seq, [event])
 
 
-async def watch(run_uuid, user, subscriber, after):
+async def watch(run_uuid, user, subscriber, after, timeout=ANSWER_TIMEOUT):
     """Subscribe to a run driven by another process. False if nobody answers
-    for it within ANSWER_TIMEOUT (its process is gone)."""
+    for it within `timeout` (its process is gone)."""
     if not shared():
         return False
     hub = current()
@@ -230,7 +234,7 @@ async def watch(run_uuid, user, subscriber, after):
         await hub.tell_owner(run_uuid, {"type": "runs.subscribe", "user": user.pk})
     await mirror.attach(subscriber, after)
     try:
-        await asyncio.wait_for(mirror.answered.wait(), ANSWER_TIMEOUT)
+        await asyncio.wait_for(mirror.answered.wait(), timeout)
     except TimeoutError:
         mirror.detach(subscriber)
         return False

@@ -18,6 +18,7 @@ messages into engine calls and events into messages. The page inserts every
 text as text; only "html" (rendered server-side, sanitized) is markup.
 """
 
+import asyncio
 import json
 import logging
 
@@ -47,6 +48,7 @@ def error(text, field=None, **extra):
 class RunConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.watching = {}  # run uuid -> Subscriber
+        self.tasks = set()  # subscriptions being set up
         if not self.scope["user"].is_authenticated:
             await self.close(code=4401)
             return
@@ -55,6 +57,8 @@ class RunConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         # The page went away: its runs go on for the grace period (a reload
         # picks them up), then are kept as interrupted.
+        for task in self.tasks:
+            task.cancel()
         for run_uuid, subscriber in self.watching.items():
             engine.detach(run_uuid, subscriber)
         self.watching = {}
@@ -141,10 +145,17 @@ class RunConsumer(AsyncWebsocketConsumer):
         subscriber = self.subscriber()
         subscriber.run = run_uuid
         self.watching[run_uuid] = subscriber
+        # In a task of its own: finding a run in another process may take a
+        # moment, and this socket's other messages (Stop) must not wait.
+        task = asyncio.create_task(self._subscribe(run_uuid, subscriber, after))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _subscribe(self, run_uuid, subscriber, after):
         try:
             await engine.subscribe(self.scope["user"], run_uuid, subscriber, after)
         except engine.NotFound:
-            del self.watching[run_uuid]
+            self.watching.pop(run_uuid, None)
             await self.send_json(error("run not found", "run", run=run_uuid))
 
     async def stop(self, content):
