@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -269,9 +270,7 @@ class LiveRun(Broadcast):
         snapshot = self.assembly.snapshot()
         lease = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
         self._checkpoint_seq = seq
-        self._checkpointing = asyncio.ensure_future(
-            db(self.run.checkpoint, snapshot, seq, lease)
-        )
+        self._checkpointing = checkpoint_writer().add(self.run, snapshot, seq, lease)
         self._checkpointing.add_done_callback(self._checkpointed)
 
     def _checkpointed(self, task):
@@ -309,6 +308,61 @@ class LiveRun(Broadcast):
             if self.watchers:
                 await hub.send_event(self, seq, ended)
             hub.disown(self)
+
+
+class CheckpointWriter:
+    """This process's checkpoint writes: one database call at a time, each
+    carrying every checkpoint that fell due while the previous one was being
+    written (one thread hop and one transaction for many runs, not one each:
+    with hundreds of streams the writes would otherwise queue for threads)."""
+
+    def __init__(self):
+        self.pending = {}  # run uuid -> (run, snapshot, seq, lease, future)
+        self.writing = False
+
+    def add(self, run, snapshot, seq, lease):
+        future = asyncio.get_running_loop().create_future()
+        self.pending[run.uuid] = (run, snapshot, seq, lease, future)
+        if not self.writing:
+            self._write()
+        return future
+
+    def _write(self):
+        batch, self.pending = list(self.pending.values()), {}
+        self.writing = True
+        task = asyncio.ensure_future(db(_write_checkpoints, [b[:4] for b in batch]))
+        task.add_done_callback(lambda task: self._written(task, batch))
+
+    def _written(self, task, batch):
+        self.writing = False
+        for *_, future in batch:
+            if future.done():
+                continue
+            if task.cancelled():
+                future.cancel()
+            elif task.exception() is not None:
+                future.set_exception(task.exception())
+            else:
+                future.set_result(None)
+        if self.pending:
+            self._write()
+
+
+_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CheckpointWriter]"
+_writers = weakref.WeakKeyDictionary()
+
+
+def checkpoint_writer():
+    loop = asyncio.get_running_loop()
+    if loop not in _writers:
+        _writers[loop] = CheckpointWriter()
+    return _writers[loop]
+
+
+def _write_checkpoints(batch):
+    with transaction.atomic():
+        for run, snapshot, seq, lease in batch:
+            run.checkpoint(snapshot, seq, lease)
 
 
 def _record(spec, run):
