@@ -47,6 +47,10 @@ PATHS = {"completions": "completions", "chat": "chat/completions"}
 # Never dropped: without them there is no request. stream/stream_options are
 # set by the adapter itself.
 ALWAYS_SENT = frozenset({"model", "prompt", "messages", "stream", "stream_options"})
+# The catalogue fills in OpenAI's documented max_tokens (16) for a completions
+# body that leaves it unset; a model that does not take max_tokens drops it
+# without a Notice about a field the user never set.
+DOCUMENTED_DEFAULT = ("completions", "max_tokens", 16)
 
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them, and daphne, Channels' sync-to-async threads and each test
@@ -111,7 +115,9 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
     if target.accepted_fields is not None:
         for name in list(body):
             if name not in ALWAYS_SENT and name not in target.accepted_fields:
-                del body[name]
+                value = body.pop(name)
+                if (endpoint, name, value) == DOCUMENTED_DEFAULT:
+                    continue  # the caller did not set it: no news for the user
                 notices.append(
                     Notice(f"{target.model} does not accept {name}; it was not sent", field=name)
                 )
