@@ -73,7 +73,9 @@ class Chunks:
             body = {}
             if index not in self.roled:
                 self.roled.add(index)
-                body = {"role": (delta and delta.role) or "assistant", "content": ""}
+                # As OpenAI's first delta: role, empty content, and refusal null.
+                body = {"role": (delta and delta.role) or "assistant", "content": "",
+                        "refusal": None}
             if delta:
                 if delta.text:
                     body["content"] = delta.text

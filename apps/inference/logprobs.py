@@ -30,10 +30,14 @@ def completion_logprobs(logprobs, offset: int = 0, top=None) -> tuple[dict | Non
     if "tokens" in logprobs:
         tokens = list(logprobs.get("tokens") or [])
         offsets = logprobs.get("text_offset") or _offsets(tokens, offset)
+        values = list(logprobs.get("token_logprobs") or [])
+        tops = list(logprobs.get("top_logprobs") or [])
+        if top is not None:
+            tops = [_with_sampled(tops, values, k, token) for k, token in enumerate(tokens)]
         legacy = {
             "tokens": tokens,
-            "token_logprobs": list(logprobs.get("token_logprobs") or []),
-            "top_logprobs": list(logprobs.get("top_logprobs") or []),
+            "token_logprobs": values,
+            "top_logprobs": tops,
             "text_offset": list(offsets),
         }
         end = offsets[-1] + len(tokens[-1]) if tokens else offset
@@ -49,6 +53,15 @@ def completion_logprobs(logprobs, offset: int = 0, top=None) -> tuple[dict | Non
         }
         return legacy, offset + sum(len(t) for t in tokens)
     return None, offset
+
+
+def _with_sampled(tops, values, k, token):
+    """Position k's {token: logprob} with the sampled token's among them
+    (OpenAI: "up to logprobs+1 elements"), also where a backend leaves it out."""
+    found = dict(tops[k]) if k < len(tops) and isinstance(tops[k], dict) else {}
+    if k < len(values):
+        found.setdefault(token, values[k])
+    return found
 
 
 def _legacy_top(item, top):
