@@ -7,6 +7,8 @@ Modelled on vLLM's tests/entrypoints/openai/ (the SDK against a running
 server: n, batches of prompts, logprobs 0, usage) and llama.cpp's
 tools/server/tests/unit/ (one small real model, short max_tokens)."""
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -49,8 +51,6 @@ def answer(sdk, endpoint, **body):
 def chunks(sdk, endpoint, **body):
     """Every chunk of the streamed answer, each valid under OpenAI's schema;
     fails unless the stream ends with [DONE]."""
-    import json
-
     with api(sdk, endpoint).with_streaming_response.create(stream=True, **body) as raw:
         data = [line[len("data: "):] for line in raw.iter_lines() if line.startswith("data: ")]
     assert data and data[-1] == "[DONE]", f"the stream did not end with [DONE]: {data[-2:]}"
@@ -258,7 +258,7 @@ def test_it_takes_a_whole_number_float_as_an_integer(sdk, model):
     assert len(whole["choices"]) == 2
 
 
-def test_it_takes_a_null_prompt_as_the_start_of_a_document(sdk, model, upstream):
+def test_it_takes_a_null_prompt_as_the_start_of_a_document(sdk, model):
     whole = answer(sdk, "completions", model=model, prompt=None, max_tokens=2)
     assert whole["choices"][0]["finish_reason"]
 
