@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from .schema import PATHS, Field
 from .table import INT64_MAX, INT64_MIN, fields_for
 
-# "developer" is OpenAI's current name for "system" (the adapter maps it back
-# for backends that lack it).
+# "developer" is OpenAI's current name for "system". It is sent as is: the
+# embedded llama.cpp reads it as system, and a backend that lacks it answers a
+# 4xx, which the gateway passes on as the client's 400.
 ROLES = ("developer", "system", "user", "assistant", "tool")
 
 # OpenAI's rule for function and json_schema names.

@@ -191,8 +191,6 @@ def translate(body: dict, endpoint: str | None = None) -> dict:
     - An empty prompt becomes the document separator. llama.cpp generates
       nothing for "" (OpenAI's models write as from a new document), and with
       n > 1 it never answers at all.
-    - "developer" (OpenAI's current name for system) becomes "system": SmolLM2's
-      chat template knows only system, user and assistant.
     - llama.cpp returns no logprobs at all for top_logprobs 0 (chat) or
       logprobs 0 (completions), and 20 alternatives for logprobs without
       top_logprobs: it is asked for one, and the adapter trims the answer to
@@ -204,11 +202,6 @@ def translate(body: dict, endpoint: str | None = None) -> dict:
         body["prompt"] = DOCUMENT_START
     elif isinstance(prompt, list) and "" in prompt:
         body["prompt"] = [p if p != "" else DOCUMENT_START for p in prompt]
-    if isinstance(body.get("messages"), list):
-        body["messages"] = [
-            {**m, "role": "system"} if isinstance(m, dict) and m.get("role") == "developer" else m
-            for m in body["messages"]
-        ]
     if endpoint == "chat" and body.get("logprobs") is True and not body.get("top_logprobs"):
         body["top_logprobs"] = 1
     if endpoint == "completions" and body.get("logprobs") == 0:

@@ -96,12 +96,13 @@ async def test_it_refuses_what_the_model_cannot_take_naming_the_field(embedded_m
     assert "at most 4" in events[-1].message
 
 
-async def test_it_maps_the_developer_role_to_system(embedded_model):
-    developer = {**CHAT, "messages": [{"role": "developer", "content": "Answer in French."},
-                                      *CHAT["messages"]], "seed": 1}
-    system = {**developer, "messages": [{"role": "system", "content": "Answer in French."},
-                                        *CHAT["messages"]]}
-    first = await bounded(complete(embedded_model, "chat", developer))
-    second = await bounded(complete(embedded_model, "chat", system))
+async def test_it_reads_the_developer_role_as_system(embedded_model):
+    # llama.cpp maps OpenAI's developer role to system itself: nothing to translate.
+    def chat(role):
+        return {**CHAT, "max_tokens": 8, "messages": [
+            {"role": role, "content": "Answer in French."}, *CHAT["messages"]]}
+
+    first = await bounded(complete(embedded_model, "chat", chat("developer")))
+    second = await bounded(complete(embedded_model, "chat", chat("system")))
     assert first["choices"][0]["message"] == second["choices"][0]["message"]
     assert first["usage"]["prompt_tokens"] == second["usage"]["prompt_tokens"]
