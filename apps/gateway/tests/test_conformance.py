@@ -274,3 +274,11 @@ def test_it_names_n_and_the_embedded_models_limit(sdk, local, stream):
     error = refused(lambda: api(sdk, "completions").create(
         model=local, prompt="Hi", max_tokens=1, n=5, stream=stream))
     assert error["param"] == "n" and "at most 4" in error["message"]
+
+
+def test_it_streams_unicode_line_separators_as_one_event_per_line(sdk, fake_model):
+    # U+0085, U+2028 and U+2029 are not SSE line ends, but str.splitlines()
+    # (httpx's iter_lines, which chunks() reads with) splits on them.
+    prompt = "a\u0085b\u2028c\u2029d"
+    streamed = chunks(sdk, "completions", model="Echo", prompt=prompt, max_tokens=8)
+    assert texts(streamed)[0] == f"Echo: {prompt}"
