@@ -426,7 +426,14 @@ class _Plan:
 
     def __init__(self, b: Behaviour, body: dict, chat: bool, model: str):
         self.b, self.body, self.chat, self.model = b, body, chat, model
-        self.n = body.get("n") or 1
+        # A list of prompts gets n choices each, in OpenAI's order (choice i
+        # answers prompt i // n), as one request.
+        prompt = body.get("prompt")
+        several = (not chat and isinstance(prompt, list) and len(prompt) > 1
+                   and not isinstance(prompt[0], int))
+        self.prompts = [_prompt_text({"prompt": p}, chat) for p in prompt] if several else None
+        self.per_prompt = body.get("n") or 1
+        self.n = self.per_prompt * (len(self.prompts) if several else 1)
         self.prompt = _prompt_text(body, chat)
         self.id = ("chatcmpl-" if chat else "cmpl-") + "fake"
         if chat:
@@ -455,7 +462,8 @@ class _Plan:
             pieces = _words(b.text)
         else:
             label = "Echo" if self.n == 1 else f"Echo #{i}"
-            pieces = _words(f"{label}: {self.prompt}")
+            prompt = self.prompts[i // self.per_prompt] if self.prompts else self.prompt
+            pieces = _words(f"{label}: {prompt}")
         if b.count is not None:
             pieces = [pieces[k % len(pieces)] for k in range(b.count)]
         return pieces

@@ -79,6 +79,10 @@ class Field:
     max_items: int | None = None
     choices: tuple[str, ...] = ()  # tool_choice strings, response_format types
     default: Any = None  # the documented default; None: unstated or "model default"
+    # Sent when the field is unset: the documented default, for a field whose
+    # backends' own defaults differ from it (llama.cpp's max_tokens is "until
+    # the context is full", OpenAI's is 16). None: unset fields are not sent.
+    applied_default: Any = None
     # Whether the documents allow null. The validator treats null as unset
     # everywhere (it is never sent), so this is information, not a rule.
     nullable: bool = True
@@ -145,6 +149,7 @@ class Field:
             "max_items": self.max_items,
             "choices": list(self.choices),
             "default": self.default,
+            "applied_default": self.applied_default,
             "nullable": self.nullable,
             "sources": [
                 {"doc": s.doc, "title": DOCUMENTS[s.doc], "says": s.says} for s in self.sources

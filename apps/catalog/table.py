@@ -31,7 +31,11 @@ completions (max_tokens, n, stop, seed, logit_bias) the chat entry applies
 undocumented beyond "alternative to max_tokens", so it gets max_tokens' limit.
 
 `default` is the endpoint's documented default, shown as a placeholder: an
-unset field is never sent, so the model's own default applies.
+unset field is never sent, so the model's own default applies, except where
+`applied_default` says otherwise (completions' max_tokens: OpenAI's 16 is sent,
+because llama.cpp's own default is "until the context is full"). A required
+prompt given as null gets its documented default, <|endoftext|> (003:
+"nullable: true, default: <|endoftext|>").
 """
 
 from .schema import ENDPOINTS, GROUPS, PATHS, Field, Source
@@ -53,9 +57,10 @@ _COMPLETIONS = [
     ),
     Field(
         "prompt", "completions", "prompt", "input",
-        required=True,
+        required=True, default="<|endoftext|>",
         help="The prompt(s) to complete: a string, an array of strings, an array of "
-        "token ids, or an array of token-id arrays.",
+        "token ids, or an array of token-id arrays. null: <|endoftext|>, the document "
+        "separator, so the model writes as from the start of a new document.",
         sources=(
             Source("000", "Text prompt(s) to complete. Can be a single string or array of strings"),
             Source(
@@ -112,9 +117,10 @@ _COMPLETIONS = [
     # length
     Field(
         "max_tokens", "completions", "integer", "length",
-        minimum=0, default=16, enforced_source="003",
+        minimum=0, default=16, applied_default=16, enforced_source="003",
         help="Maximum number of tokens to generate. Prompt plus max_tokens must fit the "
-        "model's context length.",
+        "model's context length. Unset: 16, the documented default, is sent (some "
+        "backends would otherwise generate until the context is full).",
         sources=(
             Source("000", "Maximum tokens to generate. Default: 16"),
             Source("003", "integer, minimum: 0, default: 16, nullable: true"),
@@ -279,8 +285,8 @@ _CHAT = [
     Field(
         "messages", "chat", "messages", "input",
         required=True,
-        help="The conversation: messages with a role (system, user, assistant, tool) and "
-        "content.",
+        help="The conversation: messages with a role (developer or system, user, "
+        "assistant, tool) and content.",
         sources=(
             Source("002", "Array of message objects forming the conversation"),
             Source(

@@ -4,10 +4,15 @@ The websocket consumer, form posts (through coerce_form) and the /v1 gateway
 all call it, so a user sees the same message for the same mistake everywhere.
 
 - Every error is collected and raised together in one ValidationFailed.
-- null means unset: the field is left out of the clean body, never sent.
+- null means unset: the field is left out of the clean body, never sent;
+  inside a message too (an SDK replaying a message sends "name": null,
+  "refusal": null..., which llama.cpp fails on). Two exceptions, from OpenAI's
+  schema: a null prompt is its documented default (<|endoftext|>), and an
+  unset field with an `applied_default` gets that value.
 - Types are JSON's, strictly: a boolean is not a number (Python's bool is an
-  int, so it is rejected explicitly), "true" is not a boolean, 2.0 is not an
-  integer, NaN and Infinity are not numbers.
+  int, so it is rejected explicitly), "true" is not a boolean, NaN and
+  Infinity are not numbers. JSON has one number type, so a whole-number float
+  (2.0) is an integer, as OpenAI accepts it; the clean body has it as 2.
 - Inside structured fields, keys we do not know are passed through untouched:
   providers add message and content-block keys often (an SDK replaying an
   assistant message sends "refusal"), and the upstream is their judge. Unknown
@@ -25,7 +30,10 @@ from dataclasses import dataclass
 from .schema import PATHS, Field
 from .table import INT64_MAX, INT64_MIN, fields_for
 
-ROLES = ("system", "user", "assistant", "tool")
+# "developer" is OpenAI's current name for "system". It is sent as is: the
+# embedded llama.cpp reads it as system, and a backend that lacks it answers a
+# 4xx, which the gateway passes on as the client's 400.
+ROLES = ("developer", "system", "user", "assistant", "tool")
 
 # OpenAI's rule for function and json_schema names.
 _NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -84,20 +92,37 @@ def validate_with(endpoint: str, data, errors: list) -> dict:
         if f.name in bad:
             continue
         if value is None:
-            if f.required:
+            if f.required and f.nullable and f.default is not None and f.name in data:
+                clean[f.name] = f.default
+            elif f.required:
                 errors.append(FieldError(f.name, f"{f.name} is required"))
+            elif f.applied_default is not None:
+                clean[f.name] = f.applied_default
             continue
         found = _errors_of(f, value)
         if found:
             errors.extend(found)
             bad.add(f.name)
         else:
-            clean[f.name] = value
+            clean[f.name] = _normalized(f, value)
 
     errors.extend(_combination_errors(clean, bad))
     if errors:
         raise ValidationFailed(errors)
     return clean
+
+
+def _normalized(f: Field, value):
+    """A valid value as it is sent: whole-number floats as integers, and
+    messages without their null keys."""
+    if f.kind == "integer":
+        return int(value)
+    if f.kind == "messages":
+        return [
+            {k: v for k, v in message.items() if v is not None or k == "content"}
+            for message in value
+        ]
+    return value
 
 
 def _shown(key: str) -> str:
@@ -130,6 +155,13 @@ def _add(errors, path, message):
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_whole(value) -> bool:
+    """An integer as JSON writes it: 2 or 2.0 (JSON has no integer type)."""
+    if isinstance(value, float):
+        return math.isfinite(value) and value.is_integer()
+    return _is_int(value)
 
 
 def _is_number(value) -> bool:
@@ -165,7 +197,7 @@ def _check_string(f, value, errors):
 def _check_range(f, value, errors):
     if not _in_range(f, value):
         _add(errors, f.name, f"{f.name} must be {f.range_text}")
-    elif _is_int(value) and not INT64_MIN <= value <= INT64_MAX:
+    elif (_is_int(value) or f.kind == "integer") and not INT64_MIN <= value <= INT64_MAX:
         # No document bounds max_tokens or repetition_penalty from above, but
         # JSON integers beyond 64 bits are not portable (nor printable, past
         # 4300 digits).
@@ -180,7 +212,7 @@ def _check_number(f, value, errors):
 
 
 def _check_integer(f, value, errors):
-    if not _is_int(value):
+    if not _is_whole(value):
         _add(errors, f.name, f"{f.name} must be an integer")
     else:
         _check_range(f, value, errors)

@@ -67,7 +67,11 @@ class ApiError(Exception):
 
 
 def invalid_body():
-    return ApiError(400, "We could not parse the JSON body of your request: send a JSON object.")
+    return ApiError(
+        400,
+        "We could not parse the JSON body of your request: send a JSON object "
+        "(Content-Type: application/json).",
+    )
 
 
 def validation_failed(errors):
@@ -89,10 +93,31 @@ def validation_failed(errors):
 
 def from_upstream(error):
     """An apps.inference Error event. Its message is already safe to show: the
-    adapter never puts a key, header value or credentialed URL in it."""
+    adapter never puts a key, header value or credentialed URL in it.
+
+    bad_request is the client's mistake, whoever found it: the upstream's 4xx
+    about the request (its message quoted) or the adapter's refusal of what the
+    model is known not to take (naming the field in `param`). It is a 400, so
+    the SDK raises BadRequestError and does not retry; 502/504 stay for the
+    upstream's own failures."""
     status = UPSTREAM_STATUS.get(error.code, 502)
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(math.ceil(error.retry_after))
-    code = "rate_limit_exceeded" if status == 429 else f"upstream_{error.code}"
-    return ApiError(status, error.message, code=code, headers=headers)
+    if status == 429:
+        code = "rate_limit_exceeded"
+    elif error.code == "bad_request" and error.param:
+        code = "unsupported_value"
+    else:
+        code = f"upstream_{error.code}"
+    param = getattr(error, "param", None)
+    return ApiError(status, error.message, param=param, code=code, headers=headers)
+
+
+def unknown_path(path):
+    return ApiError(
+        404,
+        f"Unknown path {path[:100]}: this gateway serves /v1/models, /v1/completions "
+        "and /v1/chat/completions.",
+        code="unknown_url",
+    )

@@ -24,6 +24,7 @@ from apps.runs.protocol import Ended
 from . import errors
 
 DONE = b"data: [DONE]\n\n"
+LINE_BREAKS = [(c.encode(), f"\\u{ord(c):04x}".encode()) for c in "\u0085\u2028\u2029"]
 
 
 def frame(payload: dict) -> bytes:
@@ -42,7 +43,15 @@ class Chunks:
 
     def frame(self, event) -> bytes | None:
         chunk = self.chunk(event)
-        return frame(chunk) if chunk is not None else None
+        if chunk is None:
+            return None
+        data = frame(chunk)
+        # U+0085, U+2028 and U+2029 end a line for str.splitlines() (httpx's
+        # iter_lines() among other clients' line readers), though not for SSE:
+        # written as JSON escapes, one event stays one line for every reader.
+        for char, escape in LINE_BREAKS:
+            data = data.replace(char, escape)
+        return data
 
     def chunk(self, event) -> dict | None:
         if isinstance(event, Meta):
@@ -74,7 +83,9 @@ class Chunks:
             body = {}
             if index not in self.roled:
                 self.roled.add(index)
-                body = {"role": (delta and delta.role) or "assistant", "content": ""}
+                # As OpenAI's first delta: role, empty content, and refusal null.
+                body = {"role": (delta and delta.role) or "assistant", "content": "",
+                        "refusal": None}
             if delta:
                 if delta.text:
                     body["content"] = delta.text

@@ -70,6 +70,13 @@ def api(method):
     return decorate
 
 
+@csrf_exempt
+async def unknown(request):
+    """Any other /v1 path, any method: OpenAI's error JSON, before any key
+    check (as OpenAI answers an unknown path)."""
+    return errors.unknown_path(request.path).response()
+
+
 @api("GET")
 async def models(request, key):
     found = await db(list, Model.objects.enabled().select_related("provider"))
@@ -171,6 +178,7 @@ def parse(request):
         # NaN and Infinity are not JSON, whatever Python's parser accepts.
         body = json.loads(raw, parse_constant=_not_json)
     except (ValueError, RecursionError):
+        # A form or multipart post included: the API takes JSON only.
         raise errors.invalid_body() from None
     if not isinstance(body, dict):
         raise errors.invalid_body()

@@ -85,7 +85,9 @@ class Choice:
         }
 
     def as_chat(self):
-        message = {"role": self.role or "assistant", "content": self.content}
+        # refusal is required by OpenAI's schema (null: the model did not refuse);
+        # strict clients reject a message without it.
+        message = {"role": self.role or "assistant", "content": self.content, "refusal": None}
         if self.tool_calls:
             message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
             if not message["content"]:

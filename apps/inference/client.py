@@ -38,7 +38,7 @@ from httpx_sse import EventSource, SSEError
 
 from . import errors
 from .errors import UpstreamError
-from .events import Delta, Finish, Meta, Notice, Usage
+from .events import Delta, Error, Finish, Meta, Notice, Usage
 from .logprobs import chat_logprobs, completion_logprobs
 
 log = logging.getLogger("apps.inference")
@@ -47,6 +47,10 @@ PATHS = {"completions": "completions", "chat": "chat/completions"}
 # Never dropped: without them there is no request. stream/stream_options are
 # set by the adapter itself.
 ALWAYS_SENT = frozenset({"model", "prompt", "messages", "stream", "stream_options"})
+# The catalogue fills in OpenAI's documented max_tokens (16) for a completions
+# body that leaves it unset; a model that does not take max_tokens drops it
+# without a Notice about a field the user never set.
+DOCUMENTED_DEFAULT = ("completions", "max_tokens", 16)
 
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them, and daphne, Channels' sync-to-async threads and each test
@@ -122,12 +126,14 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
     if accepted is not None:
         for name in list(body):
             if name not in ALWAYS_SENT and name not in accepted:
-                del body[name]
+                value = body.pop(name)
+                if (endpoint, name, value) == DOCUMENTED_DEFAULT:
+                    continue  # the caller did not set it: no news for the user
                 notices.append(
                     Notice(f"{model} does not accept {name}; it was not sent", field=name)
                 )
     if target.kind == "local":
-        body = local.translate(body)
+        body = local.translate(body, endpoint)
     body["model"] = model
     if stream:
         body["stream"] = True
@@ -137,6 +143,24 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
         body.pop("stream", None)
         body.pop("stream_options", None)
     return body, notices
+
+
+def check(target, endpoint, body):
+    """Raise UpstreamError (bad_request, naming the field) for a request the
+    model is known not to accept, before anything is sent."""
+    if target.kind == "local":
+        from . import local
+
+        if error := local.refusal(body, endpoint):
+            raise error
+
+
+def requested_top(endpoint, body):
+    """How many alternatives per token the client asked for, or None when it
+    asked for no logprobs (see logprobs.py)."""
+    if endpoint == "chat":
+        return (body.get("top_logprobs") or 0) if body.get("logprobs") is True else None
+    return body.get("logprobs")
 
 
 def url_for(target, endpoint=None) -> httpx.URL:
@@ -202,10 +226,11 @@ async def stream(target, endpoint, body, *, prepared=None):
     started = False
     url = None
     try:
+        check(target, endpoint, body)
         target = await resolve(target)
         sent, notices = prepared or prepare(target, endpoint, body, stream=True)
         url = url_for(target, endpoint)
-        chunks = Chunks(endpoint, sent)
+        chunks = Chunks(endpoint, sent, requested_top(endpoint, body))
         # aclosing: when our consumer closes us, the inner generator (and so
         # the upstream connection) is closed now, not when garbage-collected.
         async with aclosing(_events(target, url, sent, chunks)) as events:
@@ -245,7 +270,7 @@ async def _events(target, url, sent, chunks):
     try:
         try:
             async with asyncio.timeout_at(deadline):
-                response = await client.send(request, auth=auth_for(target), stream=True)
+                response = await _send(client, request, target, stream=True)
                 if response.status_code != 200:
                     content = await response.aread()
                     raise errors.from_status(
@@ -299,6 +324,19 @@ async def _events(target, url, sent, chunks):
             await response.aclose()
 
 
+async def _send(client, request, target, stream=False):
+    """client.send(), once more on a new connection when a pooled keep-alive
+    connection turns out to be closed: the server dropped it between two
+    requests (llama.cpp does so at times right after a stream), so this
+    request never reached it and cannot have been processed. Seen as
+    "Server disconnected without sending a response"; a second such failure
+    is the upstream's."""
+    try:
+        return await client.send(request, auth=auth_for(target), stream=stream)
+    except httpx.RemoteProtocolError:
+        return await client.send(request, auth=auth_for(target), stream=stream)
+
+
 async def _drain(source):
     # After [DONE] a well-behaved server ends the body at once; reading that
     # end lets a keep-alive connection go back to the pool (the openai SDK
@@ -316,15 +354,19 @@ class Chunks:
     """The state of one stream: which choices finished, logprob offsets,
     usage reports, and whether Meta was sent."""
 
-    def __init__(self, endpoint, sent):
+    def __init__(self, endpoint, sent, top=None):
         self.chat = endpoint == "chat"
+        self.top = top
         self.done = False
         self.meta_sent = False
         self.seen: set[int] = set()
         self.finished: set[int] = set()
-        self.usages: list[dict] = []
+        self.finish_order: list[int] = []
+        self.usages: list[tuple[int | None, dict]] = []  # (choice index, report)
         prompt = sent.get("prompt")
         self.prompt_offset = len(prompt) if isinstance(prompt, str) else 0
+        # Choice i answers prompt i // n (OpenAI's order, and llama.cpp's).
+        self.n = sent.get("n") or 1
         self.offsets: dict[int, int] = {}
 
     def all_finished(self):
@@ -347,6 +389,9 @@ class Chunks:
             raise UpstreamError(
                 "the upstream sent malformed data in the stream", "protocol"
             ) from None
+        if chunk is None:
+            # llama.cpp opens the stream of a list of prompts with `data: null`.
+            return []
         if not isinstance(chunk, dict):
             raise UpstreamError("the upstream sent malformed data in the stream", "protocol")
         if chunk.get("error"):
@@ -363,11 +408,21 @@ class Chunks:
                     system_fingerprint=chunk.get("system_fingerprint"),
                 )
             )
-        for choice in chunk.get("choices") or []:
-            if isinstance(choice, dict):
-                events += self._choice(choice)
+        choices = [c for c in chunk.get("choices") or [] if isinstance(c, dict)]
+        for choice in choices:
+            events += self._choice(choice)
         if isinstance(chunk.get("usage"), dict):
-            self.usages.append(chunk["usage"])
+            # llama.cpp reports each choice's usage in its finish chunk
+            # (completions) or in a chunk of its own after it (chat): one
+            # without choices belongs to the first finished choice not yet
+            # reported.
+            index = None
+            if len(choices) == 1:
+                index = choices[0].get("index") or 0
+            elif not choices:
+                reported = {i for i, _ in self.usages}
+                index = next((i for i in self.finish_order if i not in reported), None)
+            self.usages.append((index, chunk["usage"]))
         return events
 
     def _choice(self, choice):
@@ -379,32 +434,43 @@ class Chunks:
             text = delta.get("content") or ""
             role = delta.get("role")
             tool_calls = delta.get("tool_calls") or None
-            logprobs = chat_logprobs(choice.get("logprobs"))
+            logprobs = chat_logprobs(choice.get("logprobs"), self.top)
         else:
             text = choice.get("text") or ""
             role = tool_calls = None
             offset = self.offsets.get(index, self.prompt_offset)
-            logprobs, self.offsets[index] = completion_logprobs(choice.get("logprobs"), offset)
+            logprobs, self.offsets[index] = completion_logprobs(
+                choice.get("logprobs"), offset, self.top
+            )
         if text or role or tool_calls or logprobs:
             events.append(Delta(index, text, role, tool_calls, logprobs))
         if choice.get("finish_reason"):
+            if index not in self.finished:
+                self.finish_order.append(index)
             self.finished.add(index)
             events.append(Finish(index, choice["finish_reason"]))
         return events
 
     def usage(self):
         """One Usage for the run. OpenAI sends one report; llama.cpp sends one
-        per choice when n > 1 (each counting only its own tokens), which are
-        summed; otherwise the last report wins (reports are cumulative)."""
+        per choice when n > 1 or there are several prompts (each counting only
+        its own tokens, in that choice's last chunk): completion tokens are
+        summed, and prompt tokens counted once per prompt (choice i answers
+        prompt i // n). Otherwise the last report wins (reports are cumulative)."""
         if not self.usages:
             return None
-        reports = self.usages
-        if len(reports) > 1 and len(reports) == len(self.seen):
-            prompt = max(r.get("prompt_tokens") or 0 for r in reports)
-            completion = sum(r.get("completion_tokens") or 0 for r in reports)
+        per_choice = {i: r for i, r in self.usages if i is not None}
+        if len(self.usages) > 1 and len(per_choice) == len(self.usages) == len(self.seen):
+            prompts: dict[int, int] = {}
+            for i, r in per_choice.items():
+                tokens = r.get("prompt_tokens") or 0
+                prompts[i // self.n] = max(prompts.get(i // self.n, 0), tokens)
+            prompt = sum(prompts.values())
+            completion = sum(r.get("completion_tokens") or 0 for r in per_choice.values())
+            reports = [per_choice[i] for i in sorted(per_choice)]
             raw = {"prompt_tokens": prompt, "completion_tokens": completion, "per_choice": reports}
             return Usage(prompt, completion, prompt + completion, raw)
-        last = reports[-1]
+        last = self.usages[-1][1]
         prompt = last.get("prompt_tokens") or 0
         completion = last.get("completion_tokens") or 0
         return Usage(prompt, completion, last.get("total_tokens") or prompt + completion, last)
@@ -421,6 +487,9 @@ async def complete(target, endpoint, body, *, prepared=None) -> dict:
     the legacy shape, chat logprobs as {content}. Fields the model does not
     accept are dropped and listed under a top-level "notices" key (absent when
     nothing was dropped). Raises UpstreamError."""
+    check(target, endpoint, body)
+    if target.kind == "local" and _several_choices(body):
+        return await _complete_by_streaming(target, endpoint, body)
     target = await resolve(target)
     sent, notices = prepared or prepare(target, endpoint, body, stream=False)
     url = url_for(target, endpoint)
@@ -430,17 +499,91 @@ async def complete(target, endpoint, body, *, prepared=None) -> dict:
             UpstreamError("the upstream's answer is not a completion", "protocol"), target, url
         )
     prompt = sent.get("prompt")
+    top = requested_top(endpoint, body)
     for choice in data["choices"]:
         if not isinstance(choice, dict):
             continue
         if endpoint == "chat":
-            choice["logprobs"] = chat_logprobs(choice.get("logprobs"))
+            choice["logprobs"] = chat_logprobs(choice.get("logprobs"), top)
         else:
             offset = len(prompt) if isinstance(prompt, str) else 0
-            choice["logprobs"], _ = completion_logprobs(choice.get("logprobs"), offset)
+            choice["logprobs"], _ = completion_logprobs(choice.get("logprobs"), offset, top)
     if notices:
         data["notices"] = [{"field": n.field, "message": n.message} for n in notices]
     return data
+
+
+def _several_choices(body):
+    prompt = body.get("prompt")
+    several_prompts = isinstance(prompt, list) and prompt and not isinstance(prompt[0], int)
+    return (body.get("n") or 1) > 1 or (several_prompts and len(prompt) > 1)
+
+
+async def _complete_by_streaming(target, endpoint, body) -> dict:
+    """complete() for llama.cpp with several choices: its non-streamed answer
+    counts the usage of the first choice only (n=3 x 8 tokens reports 8), while
+    its stream reports every choice's. So the answer is streamed and put
+    together here, and reports the same usage as the same request streamed."""
+    meta, usage, notices, choices = None, None, [], {}
+    async with aclosing(stream(target, endpoint, body)) as events:
+        async for event in events:
+            if isinstance(event, Error):
+                raise UpstreamError(
+                    event.message, event.code, event.status, event.retry_after, event.param
+                )
+            if isinstance(event, Meta):
+                meta = event
+            elif isinstance(event, Notice):
+                notices.append({"field": event.field, "message": event.message})
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Delta | Finish):
+                choice = choices.setdefault(
+                    event.index, {"index": event.index, "text": [], "logprobs": None,
+                                  "finish_reason": None, "role": None},
+                )
+                if isinstance(event, Finish):
+                    choice["finish_reason"] = event.reason
+                    continue
+                choice["text"].append(event.text)
+                choice["role"] = choice["role"] or event.role
+                if event.logprobs:
+                    merged = choice["logprobs"] = choice["logprobs"] or {}
+                    for key, value in event.logprobs.items():
+                        if isinstance(value, list):
+                            merged.setdefault(key, []).extend(value)
+                        else:
+                            merged.setdefault(key, value)
+    data = {
+        "id": meta.id,
+        "object": "chat.completion" if endpoint == "chat" else "text_completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [_whole_choice(endpoint, choices[i]) for i in sorted(choices)],
+    }
+    if meta.system_fingerprint:
+        data["system_fingerprint"] = meta.system_fingerprint
+    if usage:
+        data["usage"] = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+    if notices:
+        data["notices"] = notices
+    return data
+
+
+def _whole_choice(endpoint, choice):
+    text = "".join(choice["text"])
+    whole = {"index": choice["index"]}
+    if endpoint == "chat":
+        whole["message"] = {"role": choice["role"] or "assistant", "content": text}
+    else:
+        whole["text"] = text
+    whole["logprobs"] = choice["logprobs"]
+    whole["finish_reason"] = choice["finish_reason"]
+    return whole
 
 
 async def list_models(target) -> list[str]:
@@ -469,7 +612,7 @@ async def _get_json(target, method, url, body=None):
     try:
         try:
             async with asyncio.timeout(target.timeouts.total):
-                response = await client.send(request, auth=auth_for(target))
+                response = await _send(client, request, target)
         except TimeoutError:
             raise errors.timed_out("total", target) from None
         except httpx.HTTPError as exc:

@@ -23,15 +23,22 @@ MAX_QUOTED = 300
 
 
 class UpstreamError(Exception):
-    def __init__(self, message, code, status=None, retry_after=None):
+    def __init__(self, message, code, status=None, retry_after=None, param=None):
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.retry_after = retry_after
+        self.param = param
 
     def event(self) -> Error:
-        return Error(self.message, self.code, self.status, self.retry_after)
+        return Error(self.message, self.code, self.status, self.retry_after, self.param)
+
+
+def refused(message, param) -> UpstreamError:
+    """A request the model is known not to accept, refused before sending:
+    the client's mistake (the gateway answers 400), not an upstream failure."""
+    return UpstreamError(message, "bad_request", param=param)
 
 
 def secrets_of(target) -> list[str]:

@@ -69,13 +69,15 @@ class Error:
     rate_limited, upstream (5xx, or the stream ended before every choice
     finished), protocol (malformed stream, error frame).
     `message` is safe to show a user: it never holds a key, a secret header
-    or a URL with credentials.
+    or a URL with credentials. `param` names the request field at fault, when
+    one is (a bad_request the adapter refused before sending).
     """
 
     message: str
     code: str
     status: int | None = None
     retry_after: float | None = None
+    param: str | None = None
 
 
 Event = Meta | Delta | Finish | Usage | Notice | Error

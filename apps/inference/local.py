@@ -27,7 +27,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .errors import UpstreamError
+from .errors import UpstreamError, refused
 from .target import Target, Timeouts
 
 log = logging.getLogger("apps.inference")
@@ -155,10 +155,58 @@ def local_target(timeouts: Timeouts | None = None) -> Target:
 # The few catalogue names llama.cpp spells differently.
 LLAMA_NAMES = {"repetition_penalty": "repeat_penalty"}
 
+# SmolLM2 reads text only: llama.cpp answers an image or audio part with a 500
+# ("image input is not supported"), so such a request is refused before it is
+# sent, as the client's mistake.
+CONTENT_PART_TYPES = frozenset({"text"})
 
-def translate(body: dict) -> dict:
-    """A catalogue body in llama.cpp's words."""
-    return {LLAMA_NAMES.get(k, k): v for k, v in body.items()}
+# SmolLM2's document separator (token 0): what OpenAI's models see for a
+# missing prompt (003: "default: <|endoftext|>"). llama.cpp tokenizes it as the
+# special token.
+DOCUMENT_START = "<|endoftext|>"
+
+
+def refusal(body: dict, endpoint: str) -> UpstreamError | None:
+    """Why the embedded model cannot take this request, if it cannot: llama.cpp
+    would answer it with a 500 (content parts) or a 400 without the field's
+    name (n)."""
+    n = body.get("n")
+    if isinstance(n, int) and n > SLOTS:
+        return refused(f"{LOCAL_MODEL_ID} generates at most {SLOTS} choices at once (n)", "n")
+    for i, message in enumerate(body.get("messages") or ()):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in CONTENT_PART_TYPES:
+                return refused(
+                    f"{LOCAL_MODEL_ID} accepts only text content parts, not {kind!s:.40}",
+                    f"messages[{i}].content[{j}].type",
+                )
+    return None
+
+
+def translate(body: dict, endpoint: str | None = None) -> dict:
+    """A catalogue body in llama.cpp's words, with its quirks worked around:
+
+    - An empty prompt becomes the document separator. llama.cpp generates
+      nothing for "" (OpenAI's models write as from a new document), and with
+      n > 1 it never answers at all.
+    - llama.cpp returns no logprobs at all for top_logprobs 0 (chat) or
+      logprobs 0 (completions), and 20 alternatives for logprobs without
+      top_logprobs: it is asked for one, and the adapter trims the answer to
+      what was asked (logprobs.py).
+    """
+    body = {LLAMA_NAMES.get(k, k): v for k, v in body.items()}
+    prompt = body.get("prompt")
+    if prompt == "":
+        body["prompt"] = DOCUMENT_START
+    elif isinstance(prompt, list) and "" in prompt:
+        body["prompt"] = [p if p != "" else DOCUMENT_START for p in prompt]
+    if endpoint == "chat" and body.get("logprobs") is True and not body.get("top_logprobs"):
+        body["top_logprobs"] = 1
+    if endpoint == "completions" and body.get("logprobs") == 0:
+        body["logprobs"] = 1
+    return body
 
 
 def untranslate(body: dict) -> dict:

@@ -182,3 +182,9 @@ def test_it_validates_values_that_are_already_typed():
     assert coerce_form("chat", {**CHAT, "n": 2, "stream": True}) == {
         "model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 2, "stream": True}
     assert failure("chat", {**CHAT, "n": 2.5}) == [("n", "n must be an integer")]
+
+
+def test_it_gives_a_form_without_max_tokens_the_documented_default():
+    # The playground form and the gateway send the same thing for an unset field.
+    clean = coerce_form("completions", {"model": "m", "prompt": "Hi", "max_tokens": ""})
+    assert clean["max_tokens"] == 16

@@ -124,9 +124,10 @@ def inside(f):
 def outside(f):
     high = INT64_MAX if f.maximum is None else f.maximum
     if f.kind == "integer":
-        # Any float is refused too: 2.0 is not an integer.
+        # A float with a fraction is refused too (a whole one is an integer: 2.0 is 2).
+        fractions = st.floats().filter(lambda x: not (math.isfinite(x) and x.is_integer()))
         return (st.integers(max_value=f.minimum - 1) | st.integers(min_value=high + 1)
-                | st.floats())
+                | fractions)
     # Number fields have small whole-number bounds (see the table).
     below = (st.integers(max_value=f.minimum) | st.floats(max_value=f.minimum, allow_nan=False))
     below = below.filter(lambda x: x < f.minimum or (f.exclusive_minimum and x == f.minimum))

@@ -6,9 +6,22 @@ from .bodies import HELLO, chat, completions, errors, messages
 
 
 def test_it_returns_only_the_fields_that_were_set():
-    body = completions(temperature=0.7, max_tokens=None, echo=False, stop=None)
-    assert validate("completions", body) == {
-        "model": "m", "prompt": "Say hi", "temperature": 0.7, "echo": False}
+    body = chat(temperature=0.7, max_tokens=None, logprobs=False, stop=None)
+    assert validate("chat", body) == {
+        "model": "m", "messages": HELLO, "temperature": 0.7, "logprobs": False}
+
+
+def test_it_sends_the_documented_max_tokens_when_completions_leave_it_unset():
+    # OpenAI's default is 16; llama.cpp's is "until the context is full".
+    for body in (completions(), completions(max_tokens=None)):
+        assert validate("completions", body)["max_tokens"] == 16
+    assert validate("completions", completions(max_tokens=100))["max_tokens"] == 100
+    assert "max_tokens" not in validate("chat", chat())
+
+
+def test_it_takes_a_null_prompt_as_the_document_separator():
+    # 003: prompt is required but nullable, default <|endoftext|>.
+    assert validate("completions", completions(prompt=None))["prompt"] == "<|endoftext|>"
 
 
 def test_it_keeps_exactly_what_was_set():
@@ -33,7 +46,6 @@ def test_it_returns_a_clean_body_unchanged():
 @pytest.mark.parametrize(("endpoint", "body", "expected"), [
     ("completions", {"prompt": "p"}, ("model", "model is required")),
     ("completions", {"model": "m"}, ("prompt", "prompt is required")),
-    ("completions", {"model": "m", "prompt": None}, ("prompt", "prompt is required")),
     ("chat", {"model": "m"}, ("messages", "messages is required")),
     ("chat", {"model": None, "messages": HELLO}, ("model", "model is required")),
     ("chat", chat(model=""), ("model", "model must not be empty")),

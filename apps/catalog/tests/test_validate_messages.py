@@ -2,7 +2,7 @@ import pytest
 
 from apps.catalog import validate
 
-from .bodies import chat, errors
+from .bodies import HELLO, chat, errors
 
 CALL = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
 
@@ -29,9 +29,27 @@ def test_it_accepts_content_blocks():
 
 def test_it_passes_unknown_block_types_and_keys_through():
     # Providers add these often; the upstream is their judge.
-    message = {"role": "assistant", "content": "hi", "refusal": None, "annotations": []}
+    message = {"role": "assistant", "content": "hi", "annotations": []}
     audio = {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x"}}]}
     assert validate("chat", chat(messages=[audio, message]))["messages"] == [audio, message]
+
+
+def test_it_leaves_out_null_message_keys_but_not_null_content():
+    # What an SDK sends when it replays a response message; "name": null made
+    # llama.cpp fail with a 500 ("type must be string, but is null").
+    replayed = {"role": "assistant", "content": None, "refusal": None, "name": None,
+                "tool_calls": [{"id": "c", "type": "function",
+                                "function": {"name": "f", "arguments": "{}"}}]}
+    user = {"role": "user", "content": "hi", "name": None}
+    clean = validate("chat", chat(messages=[user, replayed]))["messages"]
+    assert clean == [{"role": "user", "content": "hi"},
+                     {"role": "assistant", "content": None, "tool_calls": replayed["tool_calls"]}]
+
+
+def test_it_accepts_the_developer_role():
+    # OpenAI's current name for system.
+    message = {"role": "developer", "content": "Be brief."}
+    assert validate("chat", chat(messages=[message, *HELLO]))["messages"][0] == message
 
 
 def test_it_lets_an_assistant_message_with_tool_calls_omit_content():
@@ -46,11 +64,13 @@ def test_it_lets_an_assistant_message_with_tool_calls_omit_content():
     (["hi"], [("messages[0]", "messages[0] must be an object with a role")]),
     ([[{"role": "user"}]], [("messages[0]", "messages[0] must be an object with a role")]),
     ([{"content": "hi"}], [("messages[0].role",
-                            "messages[0].role must be one of system, user, assistant, tool")]),
-    ([{"role": "developer", "content": "hi"}],
-     [("messages[0].role", "messages[0].role must be one of system, user, assistant, tool")]),
+      "messages[0].role must be one of developer, system, user, assistant, tool")]),
+    ([{"role": "admin", "content": "hi"}],
+     [("messages[0].role",
+       "messages[0].role must be one of developer, system, user, assistant, tool")]),
     ([{"role": ["user"], "content": "hi"}],
-     [("messages[0].role", "messages[0].role must be one of system, user, assistant, tool")]),
+     [("messages[0].role",
+       "messages[0].role must be one of developer, system, user, assistant, tool")]),
 ])
 def test_it_rejects_messages_that_are_not_a_list_of_messages(messages, expected):
     assert errors("chat", chat(messages=messages)) == expected

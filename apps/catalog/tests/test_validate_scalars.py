@@ -62,10 +62,18 @@ INTEGERS = [("completions", "max_tokens"), ("completions", "n"), ("completions",
 
 
 @pytest.mark.parametrize(("endpoint", "name"), INTEGERS)
-@pytest.mark.parametrize("value", ["2", 2.0, 1.5, True, False, math.nan, [2], {"n": 2}])
+@pytest.mark.parametrize("value", ["2", 2.5, 1.5, True, False, math.nan, [2], {"n": 2}])
 def test_it_rejects_what_is_not_an_integer(endpoint, name, value):
     expected = [(name, f"{name} must be an integer")]
     assert errors(endpoint, body(endpoint, **{name: value})) == expected
+
+
+@pytest.mark.parametrize(("endpoint", "name"), INTEGERS)
+def test_it_accepts_a_whole_number_float_as_an_integer(endpoint, name):
+    # JSON has one number type: OpenAI takes max_tokens: 2.0 as 2, so do we,
+    # and what is sent upstream is the integer.
+    clean = validate(endpoint, body(endpoint, **{name: 2.0}))
+    assert clean[name] == 2 and type(clean[name]) is int
 
 
 BOOLEANS = [("completions", "stream"), ("completions", "echo"), ("completions", "ignore_eos"),
@@ -93,8 +101,8 @@ def test_it_accepts_only_strings_for_text_fields(endpoint, name, value):
 
 
 def test_it_accepts_an_empty_suffix_and_user():
-    assert validate("completions", completions(suffix="", user="")) == completions(
-        suffix="", user="")
+    assert validate("completions", completions(suffix="", user="", max_tokens=5)) == completions(
+        suffix="", user="", max_tokens=5)
 
 
 @pytest.mark.parametrize(("endpoint", "name"), [

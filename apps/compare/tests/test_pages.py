@@ -213,4 +213,5 @@ def test_it_offers_open_in_compare_on_a_run_and_a_preset(owner, fake_model):
     state = json.loads(page.split('id="compare-state" type="application/json">')[1]
                        .split("</script>")[0])
     assert state["shared"] == {"prompt": "A preset prompt"}
-    assert [p["body"] for p in state["panes"]] == [{"temperature": 0.25}] * 2
+    # The catalogue applies /v1/completions' documented max_tokens default (16).
+    assert [p["body"] for p in state["panes"]] == [{"temperature": 0.25, "max_tokens": 16}] * 2

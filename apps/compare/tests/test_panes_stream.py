@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def pane(ref, model, prompt, **body):
     return {"ref": ref, "mode": "completions", "model": str(model.uuid), "conversation": None,
-            "body": {"prompt": prompt, **body}, "source": "compare"}
+            "body": {"prompt": prompt, "max_tokens": 100, **body}, "source": "compare"}
 
 
 def by_run(messages):

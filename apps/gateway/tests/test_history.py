@@ -50,7 +50,7 @@ def test_a_streamed_chat_is_a_run(sdk, fake_model, upstream, secret):
     assert run.status == Run.COMPLETED
     assert run.response["object"] == "chat.completion"
     message = run.response["choices"][0]["message"]
-    assert message == {"role": "assistant", "content": "Echo: one two"}
+    assert message == {"role": "assistant", "content": "Echo: one two", "refusal": None}
     assert run.response["model"] == "Echo"
     assert run.output_text == "Echo: one two"
     assert run.ttft_ms is not None and run.ttft_ms <= run.duration_ms

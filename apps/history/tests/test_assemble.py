@@ -97,6 +97,7 @@ def test_it_merges_tool_call_pieces_into_whole_calls():
     assert choice["message"] == {
         "role": "assistant",
         "content": None,
+        "refusal": None,
         "tool_calls": [
             {
                 "id": "call_1",

@@ -64,7 +64,8 @@ def test_it_converts_legacy_logprobs_to_the_chat_shape():
                 "bytes": [104, 195, 169],
                 "top_logprobs": [{"token": "hé", "logprob": -1.0, "bytes": [104, 195, 169]}],
             }
-        ]
+        ],
+        "refusal": None,  # OpenAI's schema requires the key
     }
 
 

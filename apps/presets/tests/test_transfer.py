@@ -25,7 +25,8 @@ def entry(fake_model, **changes):
 
 
 def test_it_exports_and_imports_back(client, owner, teammate, preset, fake_model):
-    Preset.create(owner, "Second", "", "completions", fake_model, {"prompt": "x", "n": 2})
+    Preset.create(owner, "Second", "", "completions", fake_model,
+                  {"prompt": "x", "max_tokens": 5, "n": 2})
     client.force_login(owner)
     response = client.get("/presets/export/")
     assert response["Content-Disposition"] == 'attachment; filename="presets.json"'

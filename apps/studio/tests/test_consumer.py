@@ -200,7 +200,7 @@ async def test_it_continues_a_chat_and_keeps_the_thread(connect, owner, fake_mod
     ws, _, _ = await connect(owner)
     await ws.send_json_to(run_message(fake_model, mode="chat"))
     first = await receive_until(ws, "done")
-    assert first[-1]["reply"] == {"role": "assistant", "content": "Hi there"}
+    assert first[-1]["reply"] == {"role": "assistant", "content": "Hi there", "refusal": None}
     conversation = first[0]["conversation"]
 
     upstream.behave(text="Fine, thanks")
