@@ -142,6 +142,10 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if asyncio.current_task().cancelling():
+                    # Cancelled (the loop is closing) and the layer turned
+                    # that into another error: stop, don't listen again.
+                    raise asyncio.CancelledError from exc
                 # A dropped connection to Redis must not end this process's
                 # part in every run: wait a moment and listen again.
                 log.warning("run hub: receiving failed (%s); retrying", exc)

@@ -163,7 +163,8 @@ def test_it_follows_a_round_that_streams_through_a_reload(signed_in, owner, app_
                                                           upstream):
     from apps.compare.models import Comparison
 
-    upstream.behave(chunks=["tick "] * 60, interval=0.05)
+    # 16 chunks: max_tokens is unset, so the documented default (16) applies.
+    upstream.behave(chunks=["tick "] * 16, interval=0.2)
     page = signed_in(owner)
     page.goto(f"{app_url}/compare/?mode=completions")
     panes = page.locator("#panes .pane")
@@ -178,7 +179,7 @@ def test_it_follows_a_round_that_streams_through_a_reload(signed_in, owner, app_
     expect(panes).to_have_count(2)
     for i in range(2):
         expect(panes.nth(i).locator(".result .status")).to_have_text("Completed")
-        expect(panes.nth(i).locator(".stream-text")).to_have_text(("tick " * 60).strip())
+        expect(panes.nth(i).locator(".stream-text")).to_have_text(("tick " * 16).strip())
     comparison = Comparison.objects.get()
     assert [n for n, _ in comparison.rounds()] == [1]
     assert all(r.status == Run.COMPLETED for r in comparison.last_runs().values())
