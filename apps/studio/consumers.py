@@ -105,14 +105,17 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.send_json(error(f"runs must be a list of 1 to {MAX_RUNS_PER_MESSAGE} runs",
                                        "runs"))
             return
-        for request in requests:
-            await self.start_one(request if isinstance(request, dict) else {})
+        # Side by side: each run is validated and started as soon as it is
+        # ready, not behind the others (compare's panes start together).
+        await asyncio.gather(
+            *(self.start_one(r if isinstance(r, dict) else {}) for r in requests)
+        )
 
     async def start_one(self, request):
         ref = {"ref": request["ref"]} if "ref" in request else {}
         user = self.scope["user"]
         try:
-            spec = await database_sync_to_async(specs.from_page)(user, request)
+            spec = await engine.db(specs.from_page, user, request)
             if request.get("source") in PAGE_SOURCES:
                 spec.source = request["source"]
         except specs.Refused as e:
