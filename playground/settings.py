@@ -167,6 +167,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The run engine's cross-process messages (apps/runs/hub.py): the same
+# backend, a layer instance of its own (channels-redis serializes each
+# layer's receives under one lock).
+CHANNEL_LAYERS["runs"] = CHANNEL_LAYERS["default"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

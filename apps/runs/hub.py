@@ -38,9 +38,15 @@ _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]"
 _hubs = weakref.WeakKeyDictionary()
 
 
+# A channel layer of its own (the same Redis, settings.CHANNEL_LAYERS["runs"]):
+# channels-redis reads each layer's channels under one lock, and the hub's
+# long-lived receive must not share it with the websocket consumers'.
+LAYER = "runs"
+
+
 def shared():
     """Whether other processes can be reached (not the in-memory layer)."""
-    layer = get_channel_layer()
+    layer = get_channel_layer(LAYER)
     return layer is not None and not isinstance(layer, InMemoryChannelLayer)
 
 
@@ -52,7 +58,7 @@ def current():
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[loop] = Hub(get_channel_layer())
+        hub = _hubs[loop] = Hub(get_channel_layer(LAYER))
     return hub
 
 
@@ -76,7 +82,6 @@ class Mirror(Broadcast):
             await self.publish(event)
             if isinstance(event, Ended):
                 self.hub.mirrors.pop(self.uuid, None)
-                self.hub.close_if_idle()
 
     def detach(self, subscriber):
         super().detach(subscriber)
@@ -87,7 +92,6 @@ class Mirror(Broadcast):
                 control_group(self.uuid),
                 {"type": "runs.unsubscribe", "run": self.uuid, "reply_to": channel},
             ))
-            self.hub.close_if_idle()
 
 
 class Hub:
@@ -110,25 +114,12 @@ class Hub:
     async def open(self):
         async with self._opening:
             if self.channel is None:
-                # (The listener runs only while this process drives or
-                # watches runs: see close_if_idle.)
-                # The default prefix, as consumers' channels have: channels-
-                # redis reads all of a process's channels with one prefix in
-                # one blocking pop, under one lock; a second prefix would wait
-                # its turn behind the consumers' pops (seconds).
+                # One listener for the life of the event loop (the
+                # server's): cancelling a receive while the consumers'
+                # receives share channels-redis's lock is not safe.
                 self.channel = await self.layer.new_channel()
                 self.listener = self.spawn(self._listen(self.channel))
         return self.channel
-
-    def close_if_idle(self):
-        """Stop listening once nothing here needs the channel. A listener left
-        blocked in channels-redis's receive would pin the layer to this event
-        loop (the layer allows one loop at a time), and costs Redis a
-        blocking pop for nothing."""
-        if self.owned or self.mirrors or self.listener is None:
-            return
-        self.listener.cancel()
-        self.listener = self.channel = None
 
     async def tell_owner(self, run_uuid, message):
         await self.layer.group_send(
@@ -206,7 +197,6 @@ def own(live):
             await hub.layer.group_add(control_group(live.uuid), channel)
             if live.uuid not in hub.owned:  # it ended before it joined
                 await hub.layer.group_discard(control_group(live.uuid), channel)
-                hub.close_if_idle()
 
         hub.spawn(join())
 
@@ -217,7 +207,6 @@ def disown(live):
         hub.owned.discard(live.uuid)
         if hub.channel is not None:
             hub.spawn(hub.layer.group_discard(control_group(live.uuid), hub.channel))
-        hub.close_if_idle()
 
 
 async def send_event(live, seq, event):

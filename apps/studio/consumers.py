@@ -46,6 +46,12 @@ def error(text, field=None, **extra):
 
 
 class RunConsumer(AsyncWebsocketConsumer):
+    # No channel of its own on the channel layer: nothing is ever sent to a
+    # socket through it (runs reach their subscribers through the engine, and
+    # other processes through the engine's hub), so no blocking Redis pop per
+    # open page, and none to cancel when the page goes.
+    channel_layer_alias = None
+
     async def connect(self):
         self.watching = {}  # run uuid -> Subscriber
         self.tasks = set()  # subscriptions being set up

@@ -79,7 +79,7 @@ def test_a_reload_behind_the_balancer_follows_the_run_on_the_other_process(
     words = [f"w{i} " for i in range(40)]
     upstream.behave(chunks=words, interval=0.05)
     message = {"type": "run", "mode": "completions", "model": str(fake_model.uuid),
-               "body": {"prompt": "count"}}
+               "body": {"prompt": "count", "max_tokens": 100}}
     with page_socket(nginx, owner) as ws:
         ws.send(json.dumps(message))
         run_uuid = json.loads(ws.recv(timeout=10))["run"]
