@@ -55,6 +55,16 @@
     if (e.detail.target === modal && !modal.open) modal.showModal();
   });
   document.addEventListener("closeModal", () => modal.open && modal.close());
+  // A form refused with 400 comes back with its errors beside its fields:
+  // swap it in (htmx leaves 4xx answers out by default).
+  document.addEventListener("htmx:beforeSwap", (e) => {
+    const target = e.detail.target;
+    if (e.detail.xhr.status === 400 && target && target.closest("#modal, .htmx-form")) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+  modal?.addEventListener("close", () => { modal.textContent = ""; });
   modal?.addEventListener("click", (e) => {
     if (e.target.closest("[data-close-modal]")) modal.close();
   });

@@ -76,15 +76,20 @@ def test_it_shows_errors_and_saves_versions_from_the_playground(signed_in, app_u
     expect(page.locator("#preset-dialog .preset-errors")).to_contain_text("max_tokens")
     assert not Preset.objects.exists()
 
+    # The error is beside nothing of the dialog's own: the name stays as typed.
+    expect(page.locator("#preset-dialog [name=name]")).to_have_value("Greeting")
     page.keyboard.press("Escape")
     page.fill("[data-field=max_tokens]", "3")
     page.click("#save-preset-button")
+    page.fill("#preset-dialog [name=name]", "Greeting")
     page.click("#preset-dialog .save-new")
     expect(page.locator("#preset-dialog .preset-saved")).to_contain_text("version 1")
     expect(page.locator("#preset-dialog .preset-errors")).to_be_empty()
     page.keyboard.press("Escape")
     page.fill("[data-prompt]", "Hello again")
     page.click("#save-preset-button")
+    # Saved once, the dialog offers a new version of that preset, its name filled in.
+    expect(page.locator("#preset-dialog [name=name]")).to_have_value("Greeting")
     page.click("#preset-dialog .save-version")
     expect(page.locator("#preset-dialog .preset-saved")).to_contain_text("version 2")
     preset = Preset.objects.get()
