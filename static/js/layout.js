@@ -49,12 +49,14 @@
   // The form dialogs: a button with hx-get="…" hx-target="#modal" loads a
   // partial (a Django form) into #modal, which opens; the partial posts
   // itself with hx-post and is swapped in again with its errors; on success
-  // the server answers HX-Trigger: closeModal.
+  // the server answers with a [data-dialog-done] mark (and out-of-band
+  // updates of the page), and the dialog closes.
   const modal = document.getElementById("modal");
   document.addEventListener("htmx:afterSwap", (e) => {
-    if (e.detail.target === modal && !modal.open) modal.showModal();
+    if (!modal) return;
+    if (modal.querySelector("[data-dialog-done]")) modal.close();
+    else if (e.detail.target === modal && !modal.open) modal.showModal();
   });
-  document.addEventListener("closeModal", () => modal.open && modal.close());
   // A form refused with 400 comes back with its errors beside its fields:
   // swap it in (htmx leaves 4xx answers out by default).
   document.addEventListener("htmx:beforeSwap", (e) => {
@@ -66,6 +68,9 @@
   });
   modal?.addEventListener("close", () => { modal.textContent = ""; });
   modal?.addEventListener("click", (e) => {
-    if (e.target.closest("[data-close-modal]")) modal.close();
+    if (e.target.closest("[data-close-modal]")) {
+      e.preventDefault();  // a Cancel link is for pages without the dialog
+      modal.close();
+    }
   });
 })();
