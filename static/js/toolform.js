@@ -267,7 +267,10 @@
     const forget = h("button", { type: "button", className: "secondary tf-forget-mock", textContent: "Forget mock", hidden: !mocks[name] });
     function saveMock() {
       const { value, errors } = read();
-      if (errors.length) return false;
+      if (errors.length) {
+        status.textContent = "Not saved: see the fields.";
+        return false;
+      }
       mocks[name] = { result: value === undefined ? null : value, auto: auto.checked };
       forget.hidden = false;
       status.textContent = "Saved for this page; Save preset keeps it.";

@@ -264,3 +264,28 @@ def test_it_stops_replying_on_its_own_after_five_turns(
     )
     assert len(upstream.requests) == 7
     expect(page.locator("#messages .message[data-role=tool]")).to_have_count(6)
+
+
+def test_it_answers_parallel_calls_with_one_tool_message_each(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    upstream.behave(text="Done.")
+    upstream.behave_once(tool_calls=[CALL[0], {"name": "unknown_tool", "arguments": '{"q": 1}'}])
+    page = signed_in(owner)
+    start_chat(page, app_url, fake_model)
+    page.click("#run-button")
+    forms = page.locator("#result .tool-form")
+    expect(forms).to_have_count(2)
+    field(forms.nth(0), "temperature").locator("input").fill("18")
+    # A tool the request did not declare has no schema: its result is JSON text.
+    unknown = forms.nth(1)
+    expect(unknown.locator(".tf-head")).to_contain_text("not among the tools")
+    expect(unknown.locator("textarea").first).to_have_value('{\n  "q": 1\n}')
+    unknown.locator("textarea").first.fill('"found"')
+    page.click("#result .tool-loop-send")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    sent = upstream.last.json["messages"]
+    ids = [c["id"] for c in sent[-3]["tool_calls"]]
+    assert [(m["role"], m["tool_call_id"]) for m in sent[-2:]] == [("tool", i) for i in ids]
+    assert json.loads(sent[-2]["content"])["temperature"] == 18
+    assert sent[-1]["content"] == '"found"'
