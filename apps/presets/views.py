@@ -20,7 +20,7 @@ from apps.providers.models import Model
 
 from .code import render_code, sent_body
 from .draft import Draft, open_in_playground
-from .models import MODES, Preset, clean_body
+from .models import MODES, Preset, clean_body, clean_tool_mocks
 from .transfer import MAX_IMPORT_BYTES, ImportRefused, export_json, import_document, parse
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -81,6 +81,13 @@ def _model_and_body(data):
         raise Refused([{"field": "model", "message": f"choose a model that serves {mode}"}])
     try:
         return mode, model, clean_body(mode, model, data.get("body"))
+    except ValidationFailed as e:
+        raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
+
+
+def _tool_mocks(data):
+    try:
+        return clean_tool_mocks(data.get("tool_mocks"))
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
 
@@ -177,6 +184,8 @@ def _open(request, preset, version):
         raise Http404
     draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
                   title=preset.name)
+    # The tool-call loop's saved results come along (studio's page shows them).
+    request.tool_mocks = version.tool_mocks
     if preset.owner_id == request.user.pk:
         # The toolbar offers "save as a new version" of the preset it came from.
         request.opened_preset = preset
@@ -209,9 +218,11 @@ def create(request):
         data = _payload(request)
         name, description = _name_and_description(data)
         mode, model, body = _model_and_body(data)
+        tool_mocks = _tool_mocks(data)
     except Refused as e:
         return _refused(request, e.errors)
-    preset = Preset.create(request.user, name, description, mode, model, body)
+    preset = Preset.create(request.user, name, description, mode, model, body,
+                           tool_mocks=tool_mocks)
     return _saved(request, preset, preset.latest)
 
 
@@ -224,9 +235,10 @@ def save_version(request, uuid):
         data = _payload(request)
         name, description = _name_and_description(data)
         mode, model, body = _model_and_body(data)
+        tool_mocks = _tool_mocks(data)
     except Refused as e:
         return _refused(request, e.errors)
-    version = preset.add_version(name, description, mode, model, body)
+    version = preset.add_version(name, description, mode, model, body, tool_mocks=tool_mocks)
     return _saved(request, preset, version)
 
 
@@ -241,7 +253,7 @@ def edit(request, uuid):
         return _refused(request, e.errors)
     v = preset.latest
     version = preset.add_version(name, description, v.mode, v.model, v.body,
-                                 model_name=v.model_name)
+                                 model_name=v.model_name, tool_mocks=v.tool_mocks)
     return _saved(request, preset, version)
 
 

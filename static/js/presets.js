@@ -56,6 +56,8 @@
       mode: form.dataset.mode,
       model: form.querySelector("[name=model]").value,
       body,
+      // The tool-call loop's saved results (toolform.js), kept beside the body.
+      tool_mocks: window.ToolForm?.mocks,
     };
     let response;
     try {
