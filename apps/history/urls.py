@@ -9,6 +9,7 @@ urlpatterns = [
     path("runs/<uuid:uuid>/rerun/", views.rerun, name="rerun"),
     path("runs/<uuid:uuid>/fork/", views.fork, name="fork"),
     path("runs/<uuid:uuid>/delete/", views.run_delete, name="delete"),
+    path("diff/", views.diff, name="diff"),
     path("conversations/", views.conversation_list, name="conversations"),
     path(
         "conversations/<uuid:uuid>/delete/",

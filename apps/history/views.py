@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -17,6 +18,7 @@ from apps.presets.code import render_code
 from apps.presets.draft import Draft, open_in_playground
 from apps.providers.models import Model
 
+from .diff import choice_text, diff_context
 from .models import Conversation, Run
 
 PAGE_SIZE = 50
@@ -141,6 +143,34 @@ def run_detail(request, uuid):
         run.request, run.endpoint, run.model, gateway_url=request.build_absolute_uri("/v1")
     )
     return render(request, "history/run_detail.html", {"run": run, "snippets": snippets})
+
+
+def _pick(user, value):
+    """"<run uuid>:<choice index>" -> (run, index); 404 unless the user's."""
+    run_uuid, _, index = (value or "").partition(":")
+    if not index.isdigit():
+        raise Http404
+    try:
+        return get_own_run(user, run_uuid), int(index)
+    except Http404:
+        raise
+    except Exception as e:  # a malformed uuid is as absent as a missing run
+        raise Http404 from e
+
+
+@login_required
+@require_GET
+def diff(request):
+    """The word-level diff of two outputs (?a= and ?b=, each "<run
+    uuid>:<choice index>"; ?label_a= and ?label_b= name them), as a partial:
+    the playground's candidates, a replay against its original."""
+    (run_a, index_a), (run_b, index_b) = (
+        _pick(request.user, request.GET.get("a")),
+        _pick(request.user, request.GET.get("b")),
+    )
+    labels = [(request.GET.get(k) or d)[:60] for k, d in (("label_a", "A"), ("label_b", "B"))]
+    context = diff_context(choice_text(run_a, index_a), choice_text(run_b, index_b), *labels)
+    return render(request, "history/_diff.html", context)
 
 
 def _form_of(run):
