@@ -20,6 +20,7 @@ from apps.providers.models import Model
 
 from .diff import choice_text, diff_context
 from .models import Conversation, Run
+from .render import result_context
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
@@ -142,7 +143,14 @@ def run_detail(request, uuid):
     snippets = render_code(
         run.request, run.endpoint, run.model, gateway_url=request.build_absolute_uri("/v1")
     )
-    return render(request, "history/run_detail.html", {"run": run, "snippets": snippets})
+    return render(request, "history/run_detail.html", {
+        "run": run,
+        "snippets": snippets,
+        # "Re-run": the page sends this request again over the playground's
+        # websocket and shows the new output against this one.
+        "replay": {"mode": run.endpoint, **_form_of(run)},
+        "original": result_context(run),
+    })
 
 
 def _pick(user, value):
