@@ -46,6 +46,7 @@
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
       socket = null;
+      branchesLost();
       if (!running) return;
       if (!started) {
         setRunning(false, "Connection lost before the run started; nothing was sent.");
@@ -478,9 +479,30 @@
       className: "branch-point", textContent: token, title: "The chosen alternative",
     }));
     const status = Object.assign(document.createElement("div"), { className: "branch-result muted", textContent: "Starting…" });
-    col.append(text, status);
+    // Its own Stop: the page's Stop (Esc) is the main run's.
+    const stopBranch = Object.assign(document.createElement("button"), {
+      type: "button", className: "secondary branch-stop", textContent: "Stop", disabled: true,
+    });
+    stopBranch.addEventListener("click", () => {
+      if (col.dataset.run) send({ type: "stop", run: col.dataset.run });
+    });
+    col.append(text, status, stopBranch);
     output.append(col);
     return col;
+  }
+
+  // The socket dropped: a branch's run goes on on the server (and is kept in
+  // history) but this page no longer hears of it; say so.
+  function branchesLost() {
+    for (const b of new Set(branches.values())) {
+      if (!b.col.classList.contains("is-streaming")) continue;
+      b.col.classList.remove("is-streaming");
+      b.col.querySelector(".branch-stop").disabled = true;
+      const status = b.col.querySelector(".branch-result");
+      status.className = "branch-result error";
+      status.textContent = b.run ? "Connection lost; the branch goes on and is kept in history."
+        : "Connection lost before the branch started; nothing was sent.";
+    }
   }
 
   function handleBranch(m) {
@@ -491,11 +513,13 @@
         status.className = "branch-result error";
         status.textContent = m.errors.map((e) => (e.field ? `${e.field}: ` : "") + e.message).join("; ");
         b.col.classList.remove("is-streaming");
+        b.col.querySelector(".branch-stop").remove();
         break;
       case "started":
         b.run = m.run;
         branches.set(m.run, b);
         b.col.dataset.run = m.run;
+        b.col.querySelector(".branch-stop").disabled = false;
         status.textContent = "Streaming…";
         break;
       case "delta":
@@ -510,6 +534,7 @@
         break;
       case "done":
         b.col.classList.remove("is-streaming");
+        b.col.querySelector(".branch-stop").remove();
         status.className = "branch-result";
         // Server-rendered, sanitized: the branch's metrics.
         if (m.html) status.innerHTML = m.html;
@@ -522,6 +547,9 @@
 
   form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
   window.Heatmap.attach(output, branch);
+  // A finished run shown again (a reload): its candidates' diff too.
+  const shownRun = result.querySelector(".result[data-run]");
+  if (shownRun) window.Candidates.diffPicker(output, shownRun.dataset.run);
   stopButton.addEventListener("click", stop);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }

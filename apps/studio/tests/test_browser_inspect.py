@@ -159,3 +159,32 @@ def test_it_shows_candidates_side_by_side_with_a_word_diff(signed_in, owner, app
     # Any two: choice 1 against itself is identical.
     diff.locator("select[name=candidate-a]").select_option("1")
     expect(diff.locator(".diff-same")).to_have_text("The two outputs are identical.")
+
+    # A reload shows the candidates and their diff again.
+    page.reload()
+    expect(page.locator("#output .choice[data-index]")).to_have_count(2)
+    expect(page.locator(".candidates-diff .diff-result")).to_be_visible()
+
+
+def test_it_stops_a_branch_on_its_own(signed_in, owner, app_url, fake_model, upstream):
+    upstream.behave(chunks=["one ", "two ", "three "])
+    page = signed_in(owner)
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.fill("[data-prompt]", "Count:")
+    set_field(page, "logprobs", "2")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+
+    # The branch streams a word, then the upstream stalls until it is stopped.
+    upstream.behave(chunks=["four ", "five "], stall_after=1)
+    page.locator("#output .token[data-prob]").nth(1).click()
+    page.locator(".alt-panel .alt-branch").first.click()
+    branch = page.locator("#output .choice.branch")
+    expect(branch.locator(".stream-text")).to_have_text("two~1four ")
+    assert upstream.requests[-1].json["prompt"] == "Count:one two~1"
+    branch.locator(".branch-stop").click()
+    expect(branch.locator(".branch-result .status")).to_have_text("Cancelled")
+    assert upstream.wait_disconnect(2.0)
+    # The page's own run is untouched.
+    expect(page.locator("#result .status")).to_have_text("Completed")
