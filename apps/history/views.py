@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -151,6 +151,24 @@ def run_detail(request, uuid):
         "replay": {"mode": run.endpoint, **_form_of(run)},
         "original": result_context(run),
     })
+
+
+@login_required
+@require_GET
+def run_tokens(request, uuid):
+    """What the playground needs to show a finished run again as it streamed:
+    each choice's finish reason and logprobs (the heatmap), and the request
+    as the playground's form (to branch from a token)."""
+    run = get_own_run(request.user, uuid)
+    choices = [
+        {
+            "index": c.get("index", 0),
+            "finish_reason": c.get("finish_reason"),
+            "logprobs": c.get("logprobs"),
+        }
+        for c in (run.response or {}).get("choices", [])
+    ]
+    return JsonResponse({"mode": run.endpoint, **_form_of(run), "choices": choices})
 
 
 def _pick(user, value):

@@ -547,9 +547,39 @@
 
   form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
   window.Heatmap.attach(output, branch);
-  // A finished run shown again (a reload): its candidates' diff too.
+  // A finished run shown again (a reload): its candidates' diff, and its
+  // heatmap and finish reasons as they streamed (from history).
   const shownRun = result.querySelector(".result[data-run]");
-  if (shownRun) window.Candidates.diffPicker(output, shownRun.dataset.run);
+  if (shownRun) {
+    const run = shownRun.dataset.run;
+    redraw(run).finally(() => { if (!running && !currentRun) window.Candidates.diffPicker(output, run); });
+  }
+
+  async function redraw(run) {
+    let data;
+    try {
+      const response = await fetch(`/history/runs/${run}/tokens/`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      data = await response.json();
+    } catch (e) { return; }
+    // A new run started meanwhile: the page is its now.
+    if (running || currentRun || data.mode !== mode) return;
+    if (data.model) lastRequest = { type: "run", mode, model: data.model, conversation: null, body: data.body };
+    for (const c of data.choices) {
+      const spans = c.logprobs ? window.Heatmap.tokenSpans(c.logprobs) : [];
+      // Chat replies show as markdown; only a heatmap redraws one as tokens.
+      if (!spans.length && !output.querySelector(`.choice[data-index="${c.index}"]`)) continue;
+      const col = column(c.index);
+      if (spans.length) {
+        const text = col.querySelector(".stream-text");
+        text.textContent = "";
+        text.append(...spans);
+        window.Heatmap.tokensAdded(text, output);
+        window.Candidates.counted(col, spans.length, true);
+      }
+      if (c.finish_reason) window.Candidates.finished(col, c.finish_reason);
+    }
+  }
   stopButton.addEventListener("click", stop);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }

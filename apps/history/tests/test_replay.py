@@ -45,3 +45,23 @@ def test_it_puts_the_same_request_on_the_runs_page(client, owner, echo):
     assert 'id="replay-button"' in html
     # The key never reaches the page.
     assert "sk-secret" not in html
+
+
+def test_it_gives_a_runs_logprobs_and_form_to_its_owner_only(client, owner, outsider, echo):
+    logprobs = {"tokens": [" Paris"], "token_logprobs": [-0.1], "top_logprobs": [{" Paris": -0.1}]}
+    run = Run.objects.create(
+        owner=owner, endpoint="completions", model=echo, model_name="Echo", status=Run.COMPLETED,
+        request={"model": "echo-1", "prompt": "Capital:", "logprobs": 1, "stream": True},
+        response={"choices": [{"index": 0, "text": " Paris", "finish_reason": "length",
+                               "logprobs": logprobs}]},
+    )
+    client.force_login(owner)
+    data = client.get(f"/history/runs/{run.uuid}/tokens/").json()
+    assert data == {
+        "mode": "completions",
+        "model": str(echo.uuid),
+        "body": {"prompt": "Capital:", "logprobs": 1, "stream": True},
+        "choices": [{"index": 0, "finish_reason": "length", "logprobs": logprobs}],
+    }
+    client.force_login(outsider)
+    assert client.get(f"/history/runs/{run.uuid}/tokens/").status_code == 404

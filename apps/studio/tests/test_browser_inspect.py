@@ -98,6 +98,17 @@ def test_it_tints_tokens_lists_alternatives_and_branches_from_one(
     page.goto(f"{app_url}/history/")
     expect(page.locator(".run-row")).to_have_count(2)
 
+    # Reopened, the original shows its heatmap again, and branches still.
+    page.go_back()
+    tokens = page.locator("#output .choice[data-index='0'] .token[data-prob]")
+    expect(tokens).to_have_count(8)
+    expect(page.locator("#output .choice-finish")).to_have_text(re.compile("finish: (length|stop)"))
+    tokens.nth(1).click()
+    expect(page.locator(".alt-panel li")).to_have_count(3)
+    page.locator(".alt-panel .alt-branch").first.click()
+    expect(page.locator(".branch .branch-result .status")).to_have_text("Completed", timeout=60_000)
+    assert Run.objects.order_by("created").last().request["prompt"] == runs[1].request["prompt"]
+
 
 def test_it_branches_a_chat_reply_as_an_assistant_prefix(signed_in, owner, app_url, local_model):
     page = signed_in(owner)
