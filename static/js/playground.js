@@ -445,9 +445,10 @@
       }
       body.prompt = `${prompt}${prefix}${token}`;
     }
-    branchCount += 1;
-    const ref = `branch-${branchCount}`;
+    const ref = `branch-${branchCount + 1}`;
     const message = { type: "run", ref, mode: request.mode, model: request.model, conversation: null, body };
+    if (tooLarge(message)) return;
+    branchCount += 1;
     const b = { ref, run: null, col: branchColumn(col, position, token, shown), message };
     b.col.request = message;
     b.col.branchPrefix = `${shown}${token}`;
