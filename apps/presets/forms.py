@@ -15,7 +15,7 @@ from django import forms
 from apps.catalog import ValidationFailed
 from apps.providers.models import Model
 
-from .models import MODES, clean_body
+from .models import MODES, clean_body, clean_tool_mocks
 from .transfer import MAX_IMPORT_BYTES, ImportRefused, import_document, parse
 
 
@@ -58,7 +58,7 @@ class PlaygroundRequestForm(forms.Form):
             except ValidationFailed as e:
                 # The fields are the playground's: each message names its field.
                 for error in e.errors:
-                    self.add_error("body", error.message)
+                    self.add_error("body", naming(error))
         return cleaned
 
     def problems(self):
@@ -79,7 +79,22 @@ class PresetNameForm(forms.Form):
 
 
 class SavePresetForm(PresetNameForm, PlaygroundRequestForm):
-    """Save preset: a name and a description for the playground's form."""
+    """Save preset: a name and a description for the playground's form, and
+    the tool-call loop's saved results (JSON text; kept beside the body)."""
+
+    tool_mocks = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+
+    def clean_tool_mocks(self):
+        text = self.cleaned_data.get("tool_mocks")
+        try:
+            return clean_tool_mocks(json.loads(text) if text else None)
+        except ValueError:
+            raise forms.ValidationError("tool_mocks is not valid JSON") from None
+        except ValidationFailed as e:
+            raise forms.ValidationError([naming(error) for error in e.errors]) from None
+
+    def problems(self):
+        return super().problems() + list(self.errors.get("tool_mocks", []))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -108,6 +123,13 @@ class ImportForm(forms.Form):
         except ImportRefused as e:
             self.add_error("file", e.errors)
             return None
+
+
+def naming(error):
+    """A catalogue error's message, with its field in front if it does not say it."""
+    if error.field and error.field != "body" and error.field not in error.message:
+        return f"{error.field}: {error.message}"
+    return error.message
 
 
 def _uuid(value):

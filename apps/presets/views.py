@@ -117,6 +117,8 @@ def _open(request, preset, version):
         raise Http404
     draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
                   title=preset.name)
+    # The tool-call loop's saved results come along (studio's page shows them).
+    request.tool_mocks = version.tool_mocks
     if preset.owner_id == request.user.pk:
         # The toolbar offers "save as a new version" of the preset it came from.
         request.opened_preset = preset
@@ -159,7 +161,7 @@ def create(request):
         return _save_dialog(request, form, status=400)
     d = form.cleaned_data
     preset = Preset.create(request.user, d["name"].strip(), d["description"].strip(), d["mode"],
-                           d["model"], d["body"])
+                           d["model"], d["body"], tool_mocks=d["tool_mocks"])
     return _saved(request, preset, preset.latest)
 
 
@@ -173,7 +175,7 @@ def save_version(request, uuid):
         return _save_dialog(request, form, preset=preset, status=400)
     d = form.cleaned_data
     version = preset.add_version(d["name"].strip(), d["description"].strip(), d["mode"],
-                                 d["model"], d["body"])
+                                 d["model"], d["body"], tool_mocks=d["tool_mocks"])
     return _saved(request, preset, version)
 
 
@@ -190,7 +192,7 @@ def edit(request, uuid):
     v = preset.latest
     version = preset.add_version(form.cleaned_data["name"].strip(),
                                  form.cleaned_data["description"].strip(), v.mode, v.model,
-                                 v.body, model_name=v.model_name)
+                                 v.body, model_name=v.model_name, tool_mocks=v.tool_mocks)
     messages.success(request, f"Saved {preset.name} (version {version.number}).")
     return redirect("presets:detail", preset.uuid)
 

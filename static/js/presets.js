@@ -25,5 +25,7 @@
     e.detail.parameters.mode = form.dataset.mode;
     e.detail.parameters.model = form.querySelector("[name=model]").value;
     e.detail.parameters.body = JSON.stringify(body);
+    // The tool-call loop's saved results (toolform.js), kept beside the body.
+    if (window.ToolForm?.mocks) e.detail.parameters.tool_mocks = JSON.stringify(window.ToolForm.mocks);
   });
 })();
