@@ -92,9 +92,13 @@ def measure_rev(rev):
         archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--here"], cwd=tree,
-                             check=True, capture_output=True, text=True).stdout
-    return f"{rev} ({sha})", json.loads(out.strip().splitlines()[-1])
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--here"],
+                              cwd=tree, capture_output=True, text=True)
+    if done.returncode != 0:
+        # A tree whose page does not render (say, a template error) has no weight.
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return f"{rev} ({sha}): the page did not render: {last}", {}
+    return f"{rev} ({sha})", json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def report(label, results):
