@@ -44,11 +44,12 @@ def _filters(request):
         "mode": get.get("mode") if get.get("mode") in dict(Conversation.MODES) else "",
         "model": (get.get("model") or "")[:200],
         "status": get.get("status") if get.get("status") in dict(Run.STATUSES) else "",
+        "source": get.get("source") if get.get("source") in dict(Run.SOURCES) else "",
         "q": " ".join((get.get("q") or "").split())[:MAX_QUERY],
     }
 
 
-def filtered_runs(user, mode="", model="", status="", q=""):
+def filtered_runs(user, mode="", model="", status="", q="", source=""):
     runs = Run.objects.for_user(user)
     if mode:
         runs = runs.filter(endpoint=mode)
@@ -56,6 +57,8 @@ def filtered_runs(user, mode="", model="", status="", q=""):
         runs = runs.filter(model_name=model)
     if status:
         runs = runs.filter(status=status)
+    if source:
+        runs = runs.filter(source=source)
     if q:
         # A substring of the prompt or of the output: on SQLite a scan of this
         # user's rows, on PostgreSQL the trigram indexes of history's migration
@@ -120,6 +123,7 @@ def run_list(request):
         "query": query.urlencode(),
         "modes": Conversation.MODES,
         "statuses": Run.STATUSES,
+        "sources": Run.SOURCES,
         # Suggestions only (any name can be typed): a DISTINCT over the
         # user's runs cost more than the rest of the page at 10,000 runs.
         "model_names": Model.objects.enabled().order_by("display_name").values_list(
