@@ -38,6 +38,10 @@ SDK_PARAMS = {
         "max_completion_tokens", "max_tokens", "n", "parallel_tool_calls", "presence_penalty",
         "response_format", "seed", "stop", "stream", "stream_options", "temperature",
         "tool_choice", "tools", "top_logprobs", "top_p", "user",
+        # OpenAI's newer fields (beyond the seed documents).
+        "audio", "metadata", "modalities", "moderation", "prediction", "prompt_cache_key",
+        "prompt_cache_options", "prompt_cache_retention", "reasoning_effort",
+        "safety_identifier", "service_tier", "store", "verbosity", "web_search_options",
     }),
 }
 

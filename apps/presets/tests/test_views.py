@@ -40,14 +40,15 @@ def test_it_saves_the_playground_form(client, owner, fake_model):
 
 def test_it_refuses_an_invalid_form_with_the_catalogues_errors(client, owner, fake_model):
     client.force_login(owner)
-    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "colour": "red"},
+    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "functions": []},
                     name="")
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "name", "message": "give the preset a name"}]
-    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "colour": "red"})
+    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "functions": []})
     errors = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert errors == {
-        "colour": "colour is not a field of /v1/chat/completions",
+        "functions": 'functions is deprecated; send tools instead: [{"type": "function", '
+        '"function": {...}}] for each function',
         "temperature": "temperature must be between 0 and 2",
     }
     response = post_json(client, "/presets/new/", {"name": "x", "mode": "chat",
