@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 
-from apps.catalog import GROUPS, fields_for
+from apps.catalog import GROUPS, extras_of, fields_for
 from apps.history.models import Conversation, Run
 from apps.history.render import result_context
 from apps.providers.models import Model
@@ -19,6 +19,7 @@ GROUP_TITLES = {
     "penalties": "Penalties",
     "output": "Output",
     "advanced": "Advanced",
+    "newer": "OpenAI's newer fields (beyond the seed documents)",
 }
 # Controls drawn in the main editor column rather than in a parameter group.
 EDITOR_FIELDS = {"model", "prompt", "messages", "suffix"}
@@ -98,6 +99,9 @@ def playground(request, mode, conv=None, form=None, title=""):
         "max_message_bytes": settings.PLAYGROUND_MAX_MESSAGE_BYTES,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
+        # The form adapts to the model (static/js/capabilities.js).
+        "capabilities": {str(m.uuid): m.capabilities() for m in models},
+        "extras": {k: body[k] for k in extras_of(mode, body)},
     }
     return render(request, "studio/playground.html", context)
 
