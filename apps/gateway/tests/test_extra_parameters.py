@@ -5,13 +5,18 @@ upstream, are dropped with a notice, or are refused with a 400 naming the
 field, as the provider's policy says; the deprecated `functions` is refused
 with what to send instead."""
 
+import json
+
+import httpx
 import openai
 import pytest
 
+from apps.history.models import Run
 from apps.presets.code import render_code
-from apps.providers.models import Provider
+from apps.providers.models import Provider, ensure_local_provider
 
 from .conftest import only_run
+from .openai_schema import check
 
 HELLO = [{"role": "user", "content": "Say hi"}]
 
@@ -126,3 +131,43 @@ def test_it_refuses_legacy_functions_saying_to_send_tools(sdk, fake_model, upstr
     assert "functions is deprecated; send tools instead" in message
     assert "function_call is deprecated; send tool_choice instead" in message
     assert upstream.requests == []
+
+
+# --- the answers keep OpenAI's shape, whatever was sent or dropped ----------------------
+
+
+@pytest.fixture
+def embedded(transactional_db):
+    return ensure_local_provider()
+
+
+@pytest.mark.parametrize("backend", ["embedded", "upstream"])
+def test_it_answers_in_openais_schema_with_newer_fields_and_extras(sdk, fake_model, embedded,
+                                                                   backend):
+    name = embedded.display_name if backend == "embedded" else fake_model.display_name
+    body = {"model": name, "messages": HELLO, "max_tokens": 3, **NEWER,
+            "extra_body": {"top_k": 5}}
+    raw = sdk.chat.completions.with_raw_response.create(**body)
+    whole = check("chat", raw.http_response.json())
+    assert whole["choices"][0]["message"]["refusal"] is None
+    with sdk.chat.completions.with_streaming_response.create(stream=True, **body) as raw:
+        data = [line[len("data: "):] for line in raw.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    streamed = [check("chat.chunk", json.loads(d)) for d in data[:-1]]
+    assert streamed[0]["choices"][0]["delta"]["refusal"] is None
+    if backend == "embedded":
+        # llama.cpp takes top_k; the newer fields it would ignore were dropped, each
+        # with a notice kept on the run.
+        run = Run.objects.order_by("created").first()
+        assert run.request["top_k"] == 5 and "metadata" not in run.request
+        assert {n["field"] for n in run.notices} == set(NEWER)
+
+
+def test_it_refuses_an_extra_in_openais_error_shape(app_url, secret, fake_model, upstream):
+    set_policy(fake_model, "refuse")
+    response = httpx.post(f"{app_url}/v1/chat/completions",
+                          headers={"Authorization": f"Bearer {secret}"},
+                          json={"model": "Echo", "messages": HELLO, "top_k": 5})
+    assert response.status_code == 400
+    error = check("error", response.json())["error"]
+    assert error["param"] == "top_k" and error["type"] == "invalid_request_error"
