@@ -621,6 +621,13 @@ async def list_models(target) -> list[str]:
     {base}/openai/models?api-version=…: the models the resource can deploy;
     Azure's data plane does not list deployments, whose names are entered by
     hand. Raises UpstreamError."""
+    return [entry["id"] for entry in await list_model_entries(target)]
+
+
+async def list_model_entries(target) -> list[dict]:
+    """list_models() with who serves each: [{"id", "owned_by"}]. A self-hosted
+    server names itself there (llama.cpp: "llamacpp", vLLM: "vllm"), which is
+    how Discover models knows which fields its models ignore."""
     target = await resolve(target)
     url = url_for(target)
     data = await _get_json(target, "GET", url)
@@ -629,7 +636,11 @@ async def list_models(target) -> list[str]:
         raise errors.logged(
             UpstreamError("the upstream's answer is not a model list", "protocol"), target, url
         )
-    return [str(m["id"]) for m in items if isinstance(m, dict) and m.get("id")]
+    return [
+        {"id": str(m["id"]), "owned_by": str(m.get("owned_by") or "")}
+        for m in items
+        if isinstance(m, dict) and m.get("id")
+    ]
 
 
 async def _get_json(target, method, url, body=None):

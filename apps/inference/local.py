@@ -97,6 +97,15 @@ LOCAL_FIELD_NOTES = {
     "modalities": "SmolLM2 writes text only",
     "audio": "SmolLM2 writes text only",
 }
+# What any llama.cpp server ignores, whatever model it serves (tools work with
+# a model whose template has them): Discover models leaves these out for a
+# server that lists its models as owned by "llamacpp", with the notes above.
+LLAMA_CPP_IGNORED = frozenset(
+    {"echo", "suffix", "best_of", "user", "metadata", "store", "service_tier",
+     "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "safety_identifier",
+     "moderation", "web_search_options", "prediction"}
+)
+LLAMA_CPP_OWNER = "llamacpp"
 
 _lock = threading.Lock()
 _server = None  # xllamacpp.Server; dropping the reference stops it

@@ -19,7 +19,14 @@ from django.db.models import Q
 
 from apps.catalog import ENDPOINTS, FIELDS, names_for
 from apps.inference import Target, Timeouts, list_models
-from apps.inference.local import LOCAL_ACCEPTED_FIELDS, LOCAL_FIELD_NOTES, local_model_id
+from apps.inference.client import list_model_entries
+from apps.inference.local import (
+    LLAMA_CPP_IGNORED,
+    LLAMA_CPP_OWNER,
+    LOCAL_ACCEPTED_FIELDS,
+    LOCAL_FIELD_NOTES,
+    local_model_id,
+)
 
 from .crypto import SecretUnreadable
 from .fields import EncryptedJSONField, EncryptedTextField, UnreadableSecret
@@ -265,17 +272,21 @@ class Provider(models.Model):
             return sorted(LOCAL_ACCEPTED_FIELDS)
         return None
 
-    def default_capabilities(self):
+    def default_capabilities(self, owned_by=""):
         """(accepted_fields, field_notes) a discovered model starts with, by
         kind: the embedded model's from the adapter's own table; OpenAI and
-        Azure without the catalogue's two vLLM/llama.cpp fields; a self-hosted
-        server everything (vLLM takes every field; staff narrow it down for a
-        llama.cpp server, which ignores echo, suffix and best_of)."""
+        Azure without the catalogue's two vLLM/llama.cpp fields; a llama.cpp
+        server (its /models says owned_by "llamacpp") without what llama.cpp
+        ignores, with the adapter's reasons; any other self-hosted server
+        (vLLM takes every field) everything."""
+        every = {f.name for f in FIELDS}
         if self.kind == self.Kind.LOCAL:
             return self.default_accepted_fields(), {}
         if self.is_openai_platform:
-            names = {f.name for f in FIELDS} - set(NOT_OPENAI_FIELDS)
-            return sorted(names), dict(NOT_OPENAI_FIELDS)
+            return sorted(every - set(NOT_OPENAI_FIELDS)), dict(NOT_OPENAI_FIELDS)
+        if owned_by == LLAMA_CPP_OWNER:
+            notes = {name: LOCAL_FIELD_NOTES[name] for name in sorted(LLAMA_CPP_IGNORED)}
+            return sorted(every - LLAMA_CPP_IGNORED), notes
         return None, {}
 
     # -- talking to the backend (through apps.inference) ------------------
@@ -294,14 +305,17 @@ class Provider(models.Model):
         New rows are disabled: a provider can list hundreds of models, and
         staff choose which ones users see. Returns (created, existing) lists.
         """
-        ids = self.fetch_model_ids()
+        target = self.target()  # an unreadable key fails here, before any request
+        owners = {}
+        for entry in async_to_sync(list_model_entries)(target):
+            owners.setdefault(entry["id"], entry["owned_by"])
         known = set(self.models.values_list("upstream_id", flat=True))
         created, existing = [], []
-        for upstream_id in dict.fromkeys(ids):  # unique, in the backend's order
+        for upstream_id, owned_by in owners.items():  # unique, in the backend's order
             if upstream_id in known:
                 existing.append(upstream_id)
                 continue
-            accepted, notes = self.default_capabilities()
+            accepted, notes = self.default_capabilities(owned_by)
             created.append(
                 Model.objects.create(
                     provider=self,

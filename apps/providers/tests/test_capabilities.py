@@ -3,7 +3,8 @@ parameters: defaults per kind, Discover models, the admin."""
 
 import pytest
 
-from apps.inference.local import LOCAL_ACCEPTED_FIELDS
+from apps.inference import local
+from apps.inference.local import LOCAL_ACCEPTED_FIELDS, LOCAL_FIELD_NOTES
 from apps.providers.models import Model, Provider, ensure_local_provider
 
 KEY = "sk-live-7f3a9c1e5b2d4f6a8c0e"
@@ -88,3 +89,16 @@ def test_it_edits_the_policy_and_the_reasons_in_the_admin(client, staff, db):
     assert 'name="unknown_fields"' in page and "Drop them with a notice" in page
     page = client.get(f"/admin/providers/model/{model.pk}/change/").content.decode()
     assert 'name="field_notes"' in page and 'name="accepted_fields"' in page
+
+
+def test_it_discovers_a_llama_cpp_servers_models_without_what_llama_cpp_ignores(db):
+    # A real llama.cpp server: the embedded one, reached as any self-hosted server.
+    base_url, api_key = local.ensure_started()
+    provider = Provider.objects.create(name="Team llama.cpp", base_url=base_url, api_key=api_key)
+    (model,) = provider.discover_models()[0]
+    refused = model.capabilities()["refused"]
+    assert refused["echo"] == LOCAL_FIELD_NOTES["echo"]
+    assert {"suffix", "best_of", "metadata"} <= set(refused)
+    # Unlike SmolLM2's own entry, another model's template may have tools.
+    assert "tools" not in refused and "temperature" not in refused
+    assert model.capabilities()["unknown_fields"] == "forward"
