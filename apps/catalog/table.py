@@ -599,6 +599,20 @@ FIELDS: tuple[Field, ...] = tuple(
 _BY_KEY = {(f.endpoint, f.name): f for f in FIELDS}
 assert len(_BY_KEY) == len(FIELDS), "a field is declared twice for one endpoint"
 _NAMES = {e: frozenset(f.name for f in FIELDS if f.endpoint == e) for e in ENDPOINTS}
+# Computed once: the validator runs on every gateway request.
+_FOR = {e: tuple(f for f in FIELDS if f.endpoint == e) for e in ENDPOINTS}
+# The fields that matter when a body leaves them out (required, or an applied
+# default); the validator skips every other absent field without a look.
+_WHEN_ABSENT = {
+    e: frozenset(f.name for f in _FOR[e] if f.required or f.applied_default is not None)
+    for e in ENDPOINTS
+}
+
+
+def validation_plan(endpoint: str):
+    """(fields in form order, their names, names that matter when absent)."""
+    _check_endpoint(endpoint)
+    return _FOR[endpoint], _NAMES[endpoint], _WHEN_ABSENT[endpoint]
 
 
 def _check_endpoint(endpoint):
@@ -609,7 +623,7 @@ def _check_endpoint(endpoint):
 def fields_for(endpoint: str) -> list[Field]:
     """The endpoint's fields in form order (grouped as GROUPS)."""
     _check_endpoint(endpoint)
-    return [f for f in FIELDS if f.endpoint == endpoint]
+    return list(_FOR[endpoint])
 
 
 def names_for(endpoint: str) -> frozenset:

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 
 from .schema import PATHS, Field
-from .table import INT64_MAX, INT64_MIN, LEGACY_FIELDS, fields_for
+from .table import INT64_MAX, INT64_MIN, LEGACY_FIELDS, validation_plan
 
 # "developer" is OpenAI's current name for "system". It is sent as is: the
 # embedded llama.cpp reads it as system, and a backend that lacks it answers a
@@ -79,14 +79,13 @@ def validate_with(endpoint: str, data, errors: list, *, extras: bool = True) -> 
     """validate(), adding to errors already found for some fields (coerce_form's
     parse errors). Those fields are not checked again, and rules that involve
     another field skip them, so nothing is reported twice."""
-    fields = fields_for(endpoint)
+    fields, known, when_absent = validation_plan(endpoint)
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError("body", "the request body must be a JSON object")])
     errors = list(errors)
     # Fields that were given but are wrong: set, but not in the clean body.
     bad = {e.field.split(".")[0].split("[")[0] for e in errors}
 
-    known = {f.name for f in fields}
     allow_extras, extras = extras, {}
     for key, value in data.items():
         if not isinstance(key, str):
@@ -108,6 +107,8 @@ def validate_with(endpoint: str, data, errors: list, *, extras: bool = True) -> 
 
     clean = {}
     for f in fields:
+        if f.name not in data and f.name not in when_absent:
+            continue  # unset: not sent (most fields of most bodies)
         value = data.get(f.name)
         if f.name in bad:
             continue
@@ -135,7 +136,7 @@ def validate_with(endpoint: str, data, errors: list, *, extras: bool = True) -> 
 
 def extras_of(endpoint: str, body: dict) -> list[str]:
     """The names of a body's extras: its keys the catalogue does not know."""
-    known = {f.name for f in fields_for(endpoint)}
+    known = validation_plan(endpoint)[1]
     return [key for key in body if key not in known]
 
 
