@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from apps.catalog import GROUPS, fields_for
+from apps.catalog import GROUPS, extras_of, fields_for
 from apps.history.models import Conversation, Run
 from apps.history.render import result_context
 from apps.inference.tokenize import count_prompt_tokens
@@ -23,6 +23,7 @@ GROUP_TITLES = {
     "penalties": "Penalties",
     "output": "Output",
     "advanced": "Advanced",
+    "newer": "OpenAI's newer fields (beyond the seed documents)",
 }
 # Controls drawn in the main editor column rather than in a parameter group.
 EDITOR_FIELDS = {"model", "prompt", "messages", "suffix"}
@@ -104,6 +105,9 @@ def playground(request, mode, conv=None, form=None, title=""):
         "max_message_bytes": settings.PLAYGROUND_MAX_MESSAGE_BYTES,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
+        # The form adapts to the model (static/js/capabilities.js).
+        "capabilities": {str(m.uuid): m.capabilities() for m in models},
+        "extras": {k: body[k] for k in extras_of(mode, body)},
     }
     return render(request, "studio/playground.html", context)
 

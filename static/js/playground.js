@@ -213,6 +213,7 @@
   function collect() {
     const body = {};
     form.querySelectorAll("[data-field]").forEach((el) => {
+      if (el.closest(".unaccepted")) return; // the model does not take it (capabilities.js)
       const name = el.dataset.field;
       let value;
       switch (el.dataset.kind) {
@@ -227,6 +228,7 @@
       }
       if (value !== undefined) body[name] = value;
     });
+    if (window.Capabilities) Object.assign(body, window.Capabilities.extras(fieldError));
     return body;
   }
 

@@ -75,8 +75,8 @@ def test_it_refuses_a_file_that_is_not_an_export(client, owner, content, reason)
 
 
 @pytest.mark.parametrize("changes,reason", [
-    ({"body": {"prompt": "x", "colour": "red"}},
-     'presets[1] (&quot;Imported&quot;): colour is not a field of /v1/completions'),
+    ({"body": {"prompt": "x", "max_tokens": -1}},
+     'presets[1] (&quot;Imported&quot;): max_tokens must be at least 0'),
     ({"body": {"prompt": "x", "temperature": 5}},
      "presets[1] (&quot;Imported&quot;): temperature must be between 0 and 2"),
     ({"model": "gpt-imaginary"}, 'unknown model &quot;gpt-imaginary&quot;'),

@@ -63,17 +63,17 @@ def test_the_dialog_is_a_form_loaded_into_the_page(client, owner, preset):
 
 def test_it_refuses_an_invalid_form_with_the_catalogues_errors(client, owner, fake_model):
     client.force_login(owner)
-    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "colour": "red"},
+    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "functions": []},
                     name="")
     assert response.status_code == 400
     html = response.content.decode()
     assert "give the preset a name" in beside(html, "name")
     response = save(client, fake_model, name="x" * 201)
     assert "name must be at most 200 characters" in beside(response.content.decode(), "name")
-    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "colour": "red"})
+    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "functions": []})
     errors = response.content.decode()
     errors = errors[errors.index('class="preset-errors'):]
-    assert "colour is not a field of /v1/chat/completions" in errors
+    assert "functions is deprecated; send tools instead" in errors
     assert "temperature must be between 0 and 2" in errors
     response = post_dialog(client, "/presets/new/", {"name": "x", "mode": "chat",
                                                      "model": "nope", "body": CHAT_BODY})
