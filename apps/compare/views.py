@@ -31,7 +31,9 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MODES = ("chat", "completions")
 # Drawn once for all panes (the shared input), not per pane.
 SHARED_FIELDS = {"model", "prompt", "messages"}
-SIMPLE_KINDS = {"number", "integer", "boolean", "string"}
+# Drawn with the playground's own controls (templates/shared/_control.html);
+# the structured kinds (stop, tools, response_format, ...) are JSON boxes here.
+SIMPLE_KINDS = {"number", "integer", "boolean", "string", "enum"}
 DEFAULT_MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": ""},
@@ -110,9 +112,10 @@ def compare_page(request, mode, comparison=None, start=None):
         "mode": mode,
         "comparison": comparison,
         "models": models,
-        "fields": [{"name": f.name, "kind": f.kind if f.kind in SIMPLE_KINDS else "json",
-                    "help": f.help, "range": f.range_text, "default": f.default,
-                    "minimum": f.minimum, "maximum": f.maximum} for f in fields],
+        "fields": [(f, f.kind if f.kind in SIMPLE_KINDS else "json") for f in fields],
+        # Each pane adapts to its model, as the playground's form does
+        # (static/js/capabilities.js).
+        "capabilities": {str(m.uuid): m.capabilities() for m in models},
         "state": {
             "comparison": str(comparison.uuid) if comparison else None,
             "panes": panes,

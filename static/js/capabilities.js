@@ -3,20 +3,17 @@
 // dropped at run time, and comes back when another model accepts it. The
 // capabilities come from the server (Model.capabilities(), json_script
 // "model-capabilities"): {uuid: {refused: {field: reason}, unknown_fields}}.
-// A disabled field keeps its value; playground.js does not send it.
+// A disabled field keeps its value; playground.js (and compare.js, per pane)
+// does not send it.
 //
 // Also the Extra parameters editor: a JSON object of provider-specific fields
 // (top_k, min_p, ...) merged into the body at the top level.
 (function () {
   "use strict";
 
-  const form = document.getElementById("run-form");
   const data = document.getElementById("model-capabilities");
-  if (!form || !data) return;
+  if (!data) return;
   const capabilities = JSON.parse(data.textContent);
-  const picker = form.querySelector("[name=model]");
-  const extrasInput = form.querySelector("[data-extras]");
-  const policyLine = form.querySelector(".extras-policy");
   const EVERYTHING = { refused: {}, unknown_fields: "forward" };
   const POLICY = {
     forward: "This model's provider receives them as they are.",
@@ -25,18 +22,22 @@
   };
   const CONTROLS = "input, select, textarea, button";
 
+  // The playground's .field, or a compare pane's .pfield.
   function box(control) {
-    return control.closest(".field") || control;
+    return control.closest(".field, .pfield") || control;
   }
 
   function setEnabled(control, enabled) {
-    const targets = control.matches(CONTROLS) ? [control] : [...control.querySelectorAll(CONTROLS)];
+    // A number box's slider and unset button go with it.
+    const group = control.closest(".number-control") || control;
+    const targets = group.matches(CONTROLS) ? [group] : [...group.querySelectorAll(CONTROLS)];
     targets.forEach((el) => { el.disabled = !enabled; });
   }
 
-  function apply() {
-    const caps = capabilities[picker?.value] || EVERYTHING;
-    form.querySelectorAll("[data-field]").forEach((control) => {
+  // Every [data-field] control under root, for the model with this uuid.
+  function adapt(root, model) {
+    const caps = capabilities[model] || EVERYTHING;
+    root.querySelectorAll("[data-field]").forEach((control) => {
       const name = control.dataset.field;
       const reason = caps.refused[name];
       const container = box(control);
@@ -56,6 +57,19 @@
         container.removeAttribute("title");
       }
     });
+    return caps;
+  }
+
+  // Compare's panes each adapt to their own model (compare.js calls adapt).
+  window.Capabilities = { adapt };
+  const form = document.getElementById("run-form");
+  if (!form) return;
+  const picker = form.querySelector("[name=model]");
+  const extrasInput = form.querySelector("[data-extras]");
+  const policyLine = form.querySelector(".extras-policy");
+
+  function apply() {
+    const caps = adapt(form, picker?.value);
     if (policyLine) policyLine.textContent = POLICY[caps.unknown_fields] || "";
   }
 
@@ -84,5 +98,5 @@
 
   picker?.addEventListener("change", apply);
   apply();
-  window.Capabilities = { apply, extras };
+  window.Capabilities = { adapt, apply, extras };
 })();

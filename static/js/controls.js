@@ -5,6 +5,54 @@
 (function () {
   "use strict";
 
+  // Numeric fields with a documented range: a slider beside the number box.
+  // The box is what is sent (the slider has no data-field); the slider only
+  // sets it. An empty box is "unset" and sends nothing: the slider then rests
+  // on the default, dimmed, until it is moved.
+  function sliderStep(min, max, integer) {
+    if (integer) return 1;
+    return 10 ** Math.floor(Math.log10((max - min) / 100));  // 0..2 -> 0.01, -100..100 -> 1
+  }
+  function decimals(step) {
+    return step >= 1 ? 0 : Math.round(-Math.log10(step));
+  }
+  function sliders(root) {
+    root.querySelectorAll("[data-slider-for]").forEach((slider) => {
+      const wrap = slider.closest(".number-control");
+      const box = wrap.querySelector("[data-field]");
+      const min = Number(slider.min);
+      const max = Number(slider.max);
+      const step = sliderStep(min, max, slider.dataset.integer === "1");
+      slider.step = String(step);
+      if (slider.dataset.exclusiveMin !== undefined) slider.min = String(min + step);
+      const rest = slider.dataset.default !== "" ? Number(slider.dataset.default) : min;
+
+      function fromBox() {
+        const raw = box.value.trim();
+        const n = Number(raw);
+        const unset = raw === "" && !box.validity.badInput;
+        wrap.classList.toggle("is-unset", unset);
+        if (unset) slider.value = String(rest);
+        else if (raw !== "" && Number.isFinite(n)) slider.value = String(Math.min(max, Math.max(min, n)));
+      }
+      slider.addEventListener("input", () => {
+        box.value = String(Number(Number(slider.value).toFixed(decimals(step))));
+        wrap.classList.remove("is-unset");
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+      box.addEventListener("input", fromBox);
+      box.addEventListener("change", fromBox);
+      wrap.querySelector("[data-unset]")?.addEventListener("click", () => {
+        box.value = "";
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+        box.focus();
+      });
+      fromBox();
+    });
+  }
+  // Compare's panes are made on the page: each gets its sliders from here.
+  window.Controls = { sliders };
+
   const form = document.getElementById("run-form");
   if (!form) return;
 
@@ -92,49 +140,7 @@
     if (e.target.closest(".remove-prompt")) e.target.closest(".prompt-row").remove();
   });
 
-  // Numeric fields with a documented range: a slider beside the number box.
-  // The box is what is sent (the slider has no data-field); the slider only
-  // sets it. An empty box is "unset" and sends nothing: the slider then rests
-  // on the default, dimmed, until it is moved.
-  function sliderStep(min, max, integer) {
-    if (integer) return 1;
-    return 10 ** Math.floor(Math.log10((max - min) / 100));  // 0..2 -> 0.01, -100..100 -> 1
-  }
-  function decimals(step) {
-    return step >= 1 ? 0 : Math.round(-Math.log10(step));
-  }
-  form.querySelectorAll("[data-slider-for]").forEach((slider) => {
-    const wrap = slider.closest(".number-control");
-    const box = wrap.querySelector("[data-field]");
-    const min = Number(slider.min);
-    const max = Number(slider.max);
-    const step = sliderStep(min, max, slider.dataset.integer === "1");
-    slider.step = String(step);
-    if (slider.dataset.exclusiveMin !== undefined) slider.min = String(min + step);
-    const rest = slider.dataset.default !== "" ? Number(slider.dataset.default) : min;
-
-    function fromBox() {
-      const raw = box.value.trim();
-      const n = Number(raw);
-      const unset = raw === "" && !box.validity.badInput;
-      wrap.classList.toggle("is-unset", unset);
-      if (unset) slider.value = String(rest);
-      else if (raw !== "" && Number.isFinite(n)) slider.value = String(Math.min(max, Math.max(min, n)));
-    }
-    slider.addEventListener("input", () => {
-      box.value = String(Number(Number(slider.value).toFixed(decimals(step))));
-      wrap.classList.remove("is-unset");
-      box.dispatchEvent(new Event("input", { bubbles: true }));
-    });
-    box.addEventListener("input", fromBox);
-    box.addEventListener("change", fromBox);
-    wrap.querySelector("[data-unset]")?.addEventListener("click", () => {
-      box.value = "";
-      box.dispatchEvent(new Event("input", { bubbles: true }));
-      box.focus();
-    });
-    fromBox();
-  });
+  sliders(form);
 
   // The prompt's token count, where the backend can tokenize (the embedded
   // model): asked for a moment after typing stops, never while a key is held.

@@ -1,5 +1,7 @@
-// Every page: the theme toggle, the keyboard-shortcut list (`?`), and the
-// dialog that the Django-form partials are loaded into with htmx.
+// Every page: the theme toggle, the keyboard-shortcut list (`?`), the
+// dialog that the Django-form partials are loaded into with htmx, and the
+// small behaviours templates ask for with data attributes instead of inline
+// handlers (data-confirm, data-select-on-click).
 (function () {
   "use strict";
 
@@ -72,5 +74,19 @@
       e.preventDefault();  // a Cancel link is for pages without the dialog
       modal.close();
     }
+  });
+
+  // <form data-confirm="Delete this run?">: asked before it is sent; Cancel
+  // sends nothing. Delegated, so forms swapped in later by htmx have it too.
+  document.addEventListener("submit", (e) => {
+    const form = e.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();  // nor by htmx
+    }
+  }, true);
+  // <input data-select-on-click>: a link to copy, selected whole on click.
+  document.addEventListener("click", (e) => {
+    e.target.closest?.("input[data-select-on-click]")?.select();
   });
 })();
