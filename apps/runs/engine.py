@@ -293,7 +293,9 @@ class LiveRun(Broadcast):
                     await self._checkpointing
             assembly = self.assembly
             await db(self.run.finish, status, assembly, assembly.error, len(self.log) + 1)
-            if self.spec.endpoint == "chat" and status == Run.COMPLETED and assembly.choices:
+            # A gateway chat has no conversation to continue.
+            if (self.spec.endpoint == "chat" and status == Run.COMPLETED and assembly.choices
+                    and self.run.conversation is not None):
                 await db(_append_reply, self.run, assembly)
             for hook in self.spec.on_finish:
                 await hook(assembly)
