@@ -14,7 +14,8 @@ about and to show ("12 of 60 this minute"), at the price of a burst of up to
 twice the limit across a minute's boundary.
 
 Two entry points:
-- `await admit(key)` before a request is served (auth.authenticate): raises
+- `await admit(key)` (or `check(key)` in a thread) before a request is served
+  (auth.authenticate): raises
   ApiError 429, with Retry-After, when the key is over either limit.
 - `await record_tokens(key, total_tokens)` when a gateway run ends, with the
   upstream's usage.total_tokens (None or 0 records nothing). A key whose day
@@ -101,6 +102,12 @@ async def admit(key):
     # Not thread-sensitive: a cache call is complete in itself and must not
     # queue behind the database work of other requests.
     await sync_to_async(_admit, thread_sensitive=False)(key, time.time())
+
+
+def check(key):
+    """admit(), sync: for a thread that talks to the cache already, or for
+    the event loop when the cache is this process's memory (no I/O)."""
+    _admit(key, time.time())
 
 
 async def record_tokens(key, total_tokens):
