@@ -176,6 +176,25 @@ def _resolve(name):
 MODELS = Cache(_resolve)
 
 
+def _by_uuid(model_uuid):
+    from apps.providers.models import Model
+
+    return Model.objects.enabled().select_related("provider").filter(uuid=model_uuid).first()
+
+
+PAGE_MODELS = Cache(_by_uuid)
+
+
+def page_model(model_uuid, endpoint):
+    """The enabled model a playground page names by uuid, if it serves
+    `endpoint` (sync: a database read when not cached)."""
+    if model_uuid is None:
+        return None
+    current = generation()
+    model = PAGE_MODELS.get(model_uuid, current) or PAGE_MODELS.fetch(model_uuid, current)
+    return model if model is not None and getattr(model, f"serves_{endpoint}") else None
+
+
 def connect_signals():
     from django.contrib.auth import get_user_model
     from django.db.models.signals import post_delete, post_migrate, post_save

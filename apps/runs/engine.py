@@ -294,7 +294,7 @@ class LiveRun(Broadcast):
             assembly = self.assembly
             # A gateway chat has no conversation to continue.
             reply = (self.spec.endpoint == "chat" and status == Run.COMPLETED
-                     and assembly.choices and self.run.conversation is not None)
+                     and assembly.choices and self.spec.conversation is not None)
             await writer().add(_final, self.run, status, assembly, len(self.log) + 1, reply)
             for hook in self.spec.on_finish:
                 await hook(assembly)
