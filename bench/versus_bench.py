@@ -344,6 +344,8 @@ def table(results, args, names):
     row("not streamed, req/s at " + " / ".join(map(str, levels)) + " clients",
         lambda n: " / ".join(f"{q[lv, n]['rps']:,.0f}" for lv in levels) if (levels[0], n) in q
         else "–")
+    row("not streamed, answers other than 200 (all levels)",
+        lambda n: str(sum(q[lv, n]["errors"] for lv in levels)) if (levels[0], n) in q else "–")
     for level in levels:
         row(f"not streamed p50 / p99, {level} client{'s' * (level > 1)}",
             lambda n, level=level: f"{fmt(q[level, n]['p50'], '')} / {fmt(q[level, n]['p99'])}"
@@ -379,7 +381,9 @@ def main():
             procs.append(upstream)
             wait_for_port(port)
             secret, cookie, model_uuid = playground(data_dir, upstream_url)
-            daphne, app_url = start_daphne(data_dir)
+            # No rate limit (LiteLLM has none here): 600 calls a minute, the
+            # default maximum, is less than this bench makes.
+            daphne, app_url = start_daphne(data_dir, env={"GATEWAY_MAX_REQUESTS_PER_MINUTE": "0"})
             procs.append(daphne)
             targets = [Target("direct", f"{upstream_url}/chat/completions", {}, "bench",
                               upstream.pid),
