@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.catalog import fields_for
+from apps.history.diff import choice_text, diff_context
 from apps.history.models import Run
 from apps.history.render import result_context
 from apps.inference.local import untranslate
 from apps.providers.models import Model
 
-from .diff import choice_text, word_diff
 from .forms import RoundForm, VoteForm
 from .models import MAX_PANES, MIN_PANES, Comparison, RunSnapshot, Vote
 
@@ -255,13 +255,7 @@ def diff(request):
         request.user, request.GET.get("b")
     )
     a, b = choice_text(run_a, index_a), choice_text(run_b, index_b)
-    segments = word_diff(a, b)
-    return render(request, "compare/_diff.html", {
-        "segments": segments,
-        "identical": a == b,
-        "removed": sum(len(t.split()) for op, t in segments if op == "delete"),
-        "added": sum(len(t.split()) for op, t in segments if op == "insert"),
-    })
+    return render(request, "history/_diff.html", diff_context(a, b))
 
 
 # -- snapshot links ---------------------------------------------------------------------------

@@ -12,11 +12,11 @@ from django.db import transaction
 from apps.catalog import ValidationFailed
 from apps.providers.models import Model
 
-from .models import EXPORT_FORMAT, EXPORT_VERSION, MODES, Preset, clean_body
+from .models import EXPORT_FORMAT, EXPORT_VERSION, MODES, Preset, clean_body, clean_tool_mocks
 
 MAX_IMPORT_BYTES = 2_000_000
 MAX_IMPORT_PRESETS = 500
-ENTRY_KEYS = {"name", "description", "mode", "model", "body"}
+ENTRY_KEYS = {"name", "description", "mode", "model", "body", "tool_mocks"}
 
 
 class ImportRefused(Exception):
@@ -72,7 +72,7 @@ def _entries(data):
 
 
 def _check(i, entry, errors):
-    """(name, description, mode, model, clean body) or None, adding to errors."""
+    """(name, description, mode, model, clean body, tool mocks) or None, adding to errors."""
     where = f"presets[{i}]"
     if not isinstance(entry, dict):
         errors.append(f"{where} must be an object")
@@ -115,9 +115,13 @@ def _check(i, entry, errors):
             body = clean_body(mode, model, body)
         except ValidationFailed as e:
             errors.extend(f"{where}: {err.message}" for err in e.errors)
+    try:
+        tool_mocks = clean_tool_mocks(entry.get("tool_mocks"))
+    except ValidationFailed as e:
+        errors.extend(f"{where}: {err.message}" for err in e.errors)
     if len(errors) > found:
         return None
-    return name.strip(), description, mode, model, body
+    return name.strip(), description, mode, model, body, tool_mocks
 
 
 def import_document(user, data):
@@ -130,6 +134,6 @@ def import_document(user, data):
         raise ImportRefused(errors)
     with transaction.atomic():
         return [
-            Preset.create(user, name, description, mode, model, body)
-            for name, description, mode, model, body in checked
+            Preset.create(user, name, description, mode, model, body, tool_mocks=tool_mocks)
+            for name, description, mode, model, body, tool_mocks in checked
         ]

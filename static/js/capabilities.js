@@ -1,0 +1,88 @@
+// The form adapts to the chosen model: a field the model does not accept is
+// shown disabled with why ("llama.cpp ignores echo") instead of being sent and
+// dropped at run time, and comes back when another model accepts it. The
+// capabilities come from the server (Model.capabilities(), json_script
+// "model-capabilities"): {uuid: {refused: {field: reason}, unknown_fields}}.
+// A disabled field keeps its value; playground.js does not send it.
+//
+// Also the Extra parameters editor: a JSON object of provider-specific fields
+// (top_k, min_p, ...) merged into the body at the top level.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("run-form");
+  const data = document.getElementById("model-capabilities");
+  if (!form || !data) return;
+  const capabilities = JSON.parse(data.textContent);
+  const picker = form.querySelector("[name=model]");
+  const extrasInput = form.querySelector("[data-extras]");
+  const policyLine = form.querySelector(".extras-policy");
+  const EVERYTHING = { refused: {}, unknown_fields: "forward" };
+  const POLICY = {
+    forward: "This model's provider receives them as they are.",
+    drop: "This model's provider drops them (each with a notice).",
+    refuse: "This model's provider refuses them: a run with any is not started.",
+  };
+  const CONTROLS = "input, select, textarea, button";
+
+  function box(control) {
+    return control.closest(".field") || control;
+  }
+
+  function setEnabled(control, enabled) {
+    const targets = control.matches(CONTROLS) ? [control] : [...control.querySelectorAll(CONTROLS)];
+    targets.forEach((el) => { el.disabled = !enabled; });
+  }
+
+  function apply() {
+    const caps = capabilities[picker?.value] || EVERYTHING;
+    form.querySelectorAll("[data-field]").forEach((control) => {
+      const name = control.dataset.field;
+      const reason = caps.refused[name];
+      const container = box(control);
+      container.classList.toggle("unaccepted", Boolean(reason));
+      setEnabled(control, !reason);
+      let note = container.querySelector(".unaccepted-reason");
+      if (reason) {
+        if (!note) {
+          note = document.createElement("div");
+          note.className = "unaccepted-reason";
+          container.appendChild(note);
+        }
+        note.textContent = reason;
+        container.title = reason;
+      } else if (note) {
+        note.remove();
+        container.removeAttribute("title");
+      }
+    });
+    if (policyLine) policyLine.textContent = POLICY[caps.unknown_fields] || "";
+  }
+
+  // The body's extras, or {}; a mistake is shown on the editor and thrown, as
+  // playground.js does for its own controls.
+  function extras(fieldError) {
+    const text = extrasInput ? extrasInput.value.trim() : "";
+    if (!text) return {};
+    let value;
+    try { value = JSON.parse(text); } catch (e) {
+      fieldError("extra_parameters", `Extra parameters are not valid JSON: ${e.message}`);
+      throw e;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      fieldError("extra_parameters", 'Extra parameters must be a JSON object, e.g. {"top_k": 40}');
+      throw new Error("extra parameters are not an object");
+    }
+    const own = new Set(["model", ...[...form.querySelectorAll("[data-field]")].map((el) => el.dataset.field)]);
+    const taken = Object.keys(value).filter((k) => own.has(k));
+    if (taken.length) {
+      fieldError("extra_parameters", `${taken.join(", ")}: set with the form's own control, not as an extra parameter`);
+      throw new Error("an extra parameter is a catalogue field");
+    }
+    return value;
+  }
+
+  picker?.addEventListener("change", apply);
+  apply();
+  window.Capabilities = { apply, extras };
+})();
