@@ -12,6 +12,7 @@ from django.conf import settings  # noqa: E402
 
 from apps.inference import local  # noqa: E402
 from apps.runs import keeper  # noqa: E402
+from playground.api import ApiHandler, is_api  # noqa: E402
 from playground.origins import SameOriginValidator  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
@@ -22,9 +23,19 @@ local.start_in_background()
 if settings.RUN_KEEPER:
     keeper.start()
 
+api_app = ApiHandler()
+
+
+async def http(scope, receive, send):
+    """/v1 past the page middleware (playground/api.py); the pages, the
+    admin and static files (WhiteNoise) through Django's full chain."""
+    app = api_app if is_api(scope) else django_asgi_app
+    await app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http,
         # Scheme, host and port: another port of the same host is another site.
         "websocket": SameOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))

@@ -14,7 +14,8 @@ about and to show ("12 of 60 this minute"), at the price of a burst of up to
 twice the limit across a minute's boundary.
 
 Two entry points:
-- `await admit(key)` before a request is served (auth.authenticate): raises
+- `await admit(key)` (or `check(key)` in a thread) before a request is served
+  (auth.authenticate): raises
   ApiError 429, with Retry-After, when the key is over either limit.
 - `await record_tokens(key, total_tokens)` when a gateway run ends, with the
   upstream's usage.total_tokens (None or 0 records nothing). A key whose day
@@ -103,12 +104,28 @@ async def admit(key):
     await sync_to_async(_admit, thread_sensitive=False)(key, time.time())
 
 
+def check(key):
+    """admit(), sync: for a thread that talks to the cache already, or for
+    the event loop when the cache is this process's memory (no I/O)."""
+    _admit(key, time.time())
+
+
 async def record_tokens(key, total_tokens):
     """Add a finished run's tokens to its key's day."""
-    if total_tokens:
-        await sync_to_async(_bump, thread_sensitive=False)(
-            _tokens_counter(key, time.time()), int(total_tokens), DAY
-        )
+    if not total_tokens:
+        return
+    counter = _tokens_counter(key, time.time())
+    if not cache_is_shared():
+        # This process's memory: no I/O, so no thread hop (which cost more
+        # than the count).
+        _bump(counter, int(total_tokens), DAY)
+        return
+    await sync_to_async(_bump, thread_sensitive=False)(counter, int(total_tokens), DAY)
+
+
+def cache_is_shared():
+    """Redis (REDIS_URL), as opposed to this process's memory."""
+    return bool(settings.REDIS_URL)
 
 
 def usage(keys):

@@ -17,6 +17,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -28,6 +29,8 @@ from . import limits
 SECRET_PREFIX = "pg-"
 # "pg-" + 7 random characters: ~42 bits shown, ~214 bits never shown again.
 PREFIX_LENGTH = 10
+# last_used is updated at most this often.
+TOUCH_SECONDS = 60
 
 
 def digest(secret: str) -> str:
@@ -121,6 +124,10 @@ class GatewayKey(models.Model):
             self.save(update_fields=["revoked"])
 
     def touch(self):
+        """Note that the key was used: at most once a minute (a write per
+        call would cost more than the call's own record)."""
+        if not cache.add(f"gateway:touched:{self.uuid.hex}", 1, timeout=TOUCH_SECONDS):
+            return
         # update(), not save(): a call must not overwrite a concurrent revoke.
         self.last_used = timezone.now()
         GatewayKey.objects.filter(pk=self.pk).update(last_used=self.last_used)

@@ -49,8 +49,10 @@ class Chunks:
         # U+0085, U+2028 and U+2029 end a line for str.splitlines() (httpx's
         # iter_lines() among other clients' line readers), though not for SSE:
         # written as JSON escapes, one event stays one line for every reader.
-        for char, escape in LINE_BREAKS:
-            data = data.replace(char, escape)
+        # (Only non-ASCII text can hold them: most chunks skip the scans.)
+        if not data.isascii():
+            for char, escape in LINE_BREAKS:
+                data = data.replace(char, escape)
         return data
 
     def chunk(self, event) -> dict | None:

@@ -34,7 +34,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.catalog import PATHS, ValidationFailed, validate
 from apps.inference import Delta, Error, Finish, Usage
 from apps.providers.models import Model
-from apps.runs import engine, specs
+from apps.runs import cache, engine, specs
 from apps.runs.engine import db
 from apps.runs.protocol import Ended
 
@@ -116,7 +116,12 @@ async def answer(request, key, endpoint):
         body = validate(endpoint, body)
     except ValidationFailed as failed:
         raise errors.validation_failed(failed.errors) from None
-    model = await db(resolve, body["model"], endpoint)
+    # Cached per process (apps/runs/cache.py): no database before the
+    # upstream request once a model has been asked for.
+    model = cache.MODELS.get(body["model"], request.cache_generation)
+    if model is None:
+        model = await db(cache.MODELS.fetch, body["model"], request.cache_generation)
+    check_serves(model, body["model"], endpoint)
     spec = specs.for_gateway(key, model, endpoint, body)
     if spec is None:
         raise ApiError(
@@ -189,8 +194,7 @@ def _not_json(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def resolve(name, endpoint):
-    model = Model.objects.resolve(name)
+def check_serves(model, name, endpoint):
     if model is None:
         raise not_found(name)
     if not getattr(model, f"serves_{endpoint}"):

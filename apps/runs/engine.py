@@ -176,7 +176,7 @@ class LiveRun(Broadcast):
     async def _drive(self):
         # The upstream request goes out first (the first await in
         # _upstream), and the Run is saved while it is on its way.
-        self.recorded = asyncio.ensure_future(db(_record, self.spec, self.run))
+        self.recorded = writer().add(_record, self.spec, self.run)
         status = Run.COMPLETED
         try:
             if self.stop_status is not None:
@@ -292,9 +292,10 @@ class LiveRun(Broadcast):
                 with suppress(Exception):
                     await self._checkpointing
             assembly = self.assembly
-            await db(self.run.finish, status, assembly, assembly.error, len(self.log) + 1)
-            if self.spec.endpoint == "chat" and status == Run.COMPLETED and assembly.choices:
-                await db(_append_reply, self.run, assembly)
+            # A gateway chat has no conversation to continue.
+            reply = (self.spec.endpoint == "chat" and status == Run.COMPLETED
+                     and assembly.choices and self.spec.conversation is not None)
+            await writer().add(_final, self.run, status, assembly, len(self.log) + 1, reply)
             for hook in self.spec.on_finish:
                 await hook(assembly)
         except Exception:
@@ -357,6 +358,91 @@ def checkpoint_writer():
     if loop not in _writers:
         _writers[loop] = CheckpointWriter()
     return _writers[loop]
+
+
+class Writer:
+    """This process's other run writes (each Run's first and final save): one
+    database call at a time, carrying every write asked for while the
+    previous call was out, in one transaction with a savepoint each (one
+    failing write spoils no other). Concurrent runs share thread hops and
+    commits instead of queueing one each; a write is never held back to
+    wait for company, and is stored before the caller's await returns (a
+    client that saw the end of its answer finds the Run stored)."""
+
+    def __init__(self):
+        self.pending = []  # (fn, args, future)
+        self.writing = False
+
+    def add(self, fn, *args):
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((fn, args, future))
+        if not self.writing:
+            self._write()
+        return future
+
+    def _write(self):
+        batch, self.pending = self.pending, []
+        self.writing = True
+        task = asyncio.ensure_future(db(_write_batch, [(fn, args) for fn, args, _ in batch]))
+        task.add_done_callback(lambda task: self._written(task, batch))
+
+    def _written(self, task, batch):
+        self.writing = False
+        outcomes = None if task.cancelled() or task.exception() else task.result()
+        for i, (*_, future) in enumerate(batch):
+            if future.done():
+                continue
+            if task.cancelled():
+                future.cancel()
+            elif task.exception() is not None:
+                future.set_exception(task.exception())
+            elif isinstance(outcomes[i], BaseException):
+                future.set_exception(outcomes[i])
+            else:
+                future.set_result(outcomes[i])
+        if self.pending:
+            self._write()
+
+
+_run_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Writer]"
+_run_writers = weakref.WeakKeyDictionary()
+
+
+def writer():
+    loop = asyncio.get_running_loop()
+    if loop not in _run_writers:
+        _run_writers[loop] = Writer()
+    return _run_writers[loop]
+
+
+def _write_batch(items):
+    if len(items) == 1:  # alone: no savepoint needed
+        fn, args = items[0]
+        try:
+            return [fn(*args)]
+        except Exception as exc:
+            return [exc]
+    outcomes = []
+    with transaction.atomic():
+        for fn, args in items:
+            try:
+                with transaction.atomic():
+                    outcomes.append(fn(*args))
+            except Exception as exc:
+                outcomes.append(exc)
+    return outcomes
+
+
+def _final(run, status, assembly, seq, reply):
+    """The Run's final save (and, for a chat that completed, the reply on its
+    conversation's thread)."""
+    run.finish(status, assembly, assembly.error, seq)
+    if reply:
+        try:
+            with transaction.atomic():  # its failure must not undo the Run's save
+                _append_reply(run, assembly)
+        except Exception:
+            log.exception("adding the reply of run %s to its conversation failed", run.uuid)
 
 
 def _write_checkpoints(batch):

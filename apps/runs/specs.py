@@ -12,8 +12,8 @@ from apps.catalog import PATHS, ValidationFailed, extras_of, validate
 from apps.history.assemble import prompt_text
 from apps.history.models import Conversation
 from apps.providers.crypto import SecretUnreadable
-from apps.providers.models import Model
 
+from . import cache
 from .engine import END, GRACE, Spec
 
 MODES = ("completions", "chat")
@@ -34,13 +34,7 @@ def from_page(user, message):
     mode = message.get("mode")
     if mode not in MODES:
         raise Refused([{"field": "mode", "message": "mode must be completions or chat"}])
-    model = (
-        Model.objects.enabled()
-        .for_endpoint(mode)
-        .select_related("provider")
-        .filter(uuid=_uuid(message.get("model")))
-        .first()
-    )
+    model = cache.page_model(_uuid(message.get("model")), mode)  # cached per process
     if model is None:
         raise Refused([{"field": "model", "message": "choose a model that serves " + mode}])
     form_body = message.get("body")

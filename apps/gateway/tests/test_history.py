@@ -69,7 +69,9 @@ def test_every_call_is_one_run_and_updates_the_keys_last_use(sdk, fake_model, ke
     list(sdk.completions.create(model="Echo", prompt="b", stream=True))
     sdk.chat.completions.create(model="Echo", messages=[{"role": "user", "content": "c"}])
     assert Run.objects.filter(source="gateway").count() == 3
-    assert GatewayKey.objects.get().last_used > first
+    # Written at most once a minute (issue 13): a write per call cost more
+    # than the call's own record; "last used" is shown to the minute.
+    assert GatewayKey.objects.get().last_used == first
 
 
 def test_a_field_the_model_does_not_accept_is_dropped_and_noted(sdk, fake_model, upstream):
