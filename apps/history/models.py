@@ -161,6 +161,9 @@ class Run(models.Model):
     provider_name = models.CharField(max_length=200, blank=True)
 
     request = models.JSONField()  # the exact body sent upstream
+    # A run of a template ({{variables}}): {"body": the body before rendering,
+    # "variables": the values it was rendered with}; null for a plain run.
+    template = models.JSONField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)  # assembled, documented shape
     # Plain text of every choice, for search and lists.
     prompt_text = models.TextField(blank=True)

@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.catalog import ValidationFailed
+from apps.catalog.templating import MissingVariable, render_body
 from apps.providers.models import Model
 
 from .code import render_code, sent_body
@@ -336,6 +337,12 @@ def code(request):
     """The current playground form as curl, Python and JavaScript."""
     try:
         data = _payload(request)
+        if isinstance(data.get("variables"), dict) and isinstance(data.get("body"), dict):
+            # A template: the code is what a run would send, rendered.
+            try:
+                data["body"] = render_body(data["body"], data["variables"])
+            except MissingVariable as e:
+                raise Refused([{"field": "variables", "message": e.message}]) from None
         mode, model, clean = _model_and_body(data)
     except Refused as e:
         if "application/json" in request.headers.get("Accept", ""):

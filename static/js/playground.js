@@ -248,6 +248,8 @@
       conversation: form.querySelector("[name=conversation]").value || null,
       body,
     };
+    const variables = window.Variables && window.Variables.values();  // a template (variables.js)
+    if (variables) message.variables = variables;
     if (tooLarge(message)) return;
     setRunning(true, "Starting…");
     send(message);

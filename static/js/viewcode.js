@@ -81,7 +81,9 @@
           Accept: "text/html",
           "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]")?.value || "",
         },
-        body: JSON.stringify({ mode: form.dataset.mode, model: form.querySelector("[name=model]").value, body }),
+        // A template is shown rendered with the panel's values (variables.js).
+        body: JSON.stringify({ mode: form.dataset.mode, model: form.querySelector("[name=model]").value, body,
+                               variables: window.Variables && window.Variables.values() }),
         credentials: "same-origin",
       });
       // Server-rendered and escaped by Django's templates.

@@ -1,0 +1,1 @@
+from apps.studio.tests.conftest import connect, receive_until  # noqa: F401 (fixtures)
