@@ -141,7 +141,8 @@ class Run(models.Model):
         (INTERRUPTED, "Interrupted"),
         (FAILED, "Failed"),
     ]
-    SOURCES = [("playground", "Playground"), ("gateway", "Gateway"), ("compare", "Compare")]
+    SOURCES = [("playground", "Playground"), ("gateway", "Gateway"), ("compare", "Compare"),
+               ("evals", "Evaluation")]
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(

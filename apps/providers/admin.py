@@ -55,6 +55,7 @@ class ProviderForm(forms.ModelForm):
             "first_byte_timeout",
             "between_chunks_timeout",
             "total_timeout",
+            "batch_concurrency",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -138,6 +139,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Evaluation batches", {"fields": ["batch_concurrency"]}),
         ("Record", {"fields": ["uuid", "created", "updated"], "classes": ["collapse"]}),
     ]
 

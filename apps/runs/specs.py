@@ -100,6 +100,22 @@ def _template(form_body, variables):
     return {"body": form_body, "variables": variables}
 
 
+def for_batch(user, model, mode, body, template=None):
+    """One cell of an evaluation batch: `body` rendered, without model.
+    Raises Refused (as the page's runs do)."""
+    try:
+        body = validate(mode, {"stream": True, **body, "model": model.upstream_id})
+    except ValidationFailed as e:
+        raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
+    target = _target(model)
+    if target is None:
+        raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
+                        "its API key cannot be decrypted; ask an administrator"}])
+    return Spec(owner=user, endpoint=mode, model=model, target=target, body=body,
+                streams=body.get("stream", True) is not False, source="evals",
+                template=template)
+
+
 def for_gateway(key, model, endpoint, body):
     """A /v1 call with a valid key, a catalogue-clean body and its resolved
     model. Returns None if the provider's key cannot be decrypted."""
