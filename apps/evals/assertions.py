@@ -117,5 +117,7 @@ def parse_verdict(text):
     m = VERDICT.search(text or "")
     if m is None:
         return False, f"the judge gave no verdict: {(text or '').strip()[:200]}"
-    reason = (text[: m.start()] + text[m.end():]).strip(" \n:.-—") or m.group(1).upper()
+    before = text[: m.start()].strip()
+    after = text[m.end():].lstrip(" \n:.-—").strip()
+    reason = " ".join(part for part in (before, after) if part) or m.group(1).upper()
     return m.group(1).upper() == "PASS", reason[:500]

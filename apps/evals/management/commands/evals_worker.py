@@ -6,6 +6,7 @@ processes as you like; they share the queue.
     manage.py evals_worker [--threads 16]
 """
 
+import logging
 import signal
 import sys
 import threading
@@ -27,6 +28,9 @@ class Command(BaseCommand):
                             help="seconds between polls of an idle queue")
 
     def handle(self, threads, interval, **options):
+        # The library says every task it starts and ends at INFO: one line per cell.
+        logging.getLogger("django_tasks_db").setLevel(logging.WARNING)
+        logging.getLogger("django_tasks").setLevel(logging.WARNING)
         keeper.start()  # this process's runs' leases, like a server's
         tasks.runtime()  # the event loop and the batch keeper
         workers = [
