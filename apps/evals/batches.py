@@ -7,6 +7,7 @@ import json
 from django.db import transaction
 
 from apps.cases.models import latest_version
+from apps.catalog.templating import body_names
 from apps.providers.models import Model
 
 from .models import Batch, Cell
@@ -78,7 +79,8 @@ def export_jsonl(batch):
 
 def export_csv(batch):
     rows = grid_rows(batch)
-    variables = []
+    # The template's order (PostgreSQL's jsonb keeps no key order).
+    variables = body_names(batch.panes[0]["body"]) if batch.panes else []
     for r in rows:
         variables.extend(k for k in r["values"] if k not in variables)
     columns = ["case", "pane", *variables, "expected", "status", "run_status", "output", "passed",

@@ -124,6 +124,7 @@ class Cell(models.Model):
     # Who runs it and until when it vouches for it (a dead worker's cells are
     # found by their lease and kept as interrupted, never run again).
     worker = models.CharField(max_length=64, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)  # its task in the task engine
     lease_until = models.DateTimeField(null=True, blank=True)
     run = models.OneToOneField(
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="cell"

@@ -29,7 +29,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
 
 from apps.catalog.templating import MissingVariable, render_body
 from apps.history.models import Run
@@ -267,13 +268,38 @@ def keep_once():
     ProviderSlot.objects.filter(holder__startswith=WORKER_ID + ":").update(lease_until=lease())
     orphans = Cell.objects.filter(status=Cell.Status.RUNNING, lease_until__lt=timezone.now())
     batches = set(orphans.values_list("batch_id", flat=True))
-    count = orphans.update(
+    now = timezone.now()
+    # Its run may have ended just before the worker did: then only the
+    # verdict is missing.
+    count = orphans.filter(run__status=Run.COMPLETED).update(
+        status=Cell.Status.DONE, error="its worker stopped before judging it",
+        finished=now, lease_until=None,
+    )
+    count += orphans.update(
         status=Cell.Status.DONE, error="interrupted: its worker stopped mid-run",
-        passed=False, finished=timezone.now(), lease_until=None,
+        passed=False, finished=now, lease_until=None,
     )
     for batch in Batch.objects.filter(pk__in=batches):
         batch.maybe_finished()
+    _requeue_lost()
     return count
+
+
+def _requeue_lost():
+    """A worker that died between claiming a cell's task and claiming the
+    cell left a queued cell whose task is "running" for ever: the cell never
+    ran, so it gets a new task."""
+    stale = timezone.now() - timedelta(seconds=settings.EVALS_LEASE_SECONDS)
+    queued = dict(Cell.objects.filter(
+        status=Cell.Status.QUEUED, batch__status=Batch.Status.RUNNING
+    ).exclude(task_id="").values_list("task_id", "pk")[:1000])
+    if not queued:
+        return
+    lost = DBTaskResult.objects.filter(
+        id__in=list(queued), status=TaskResultStatus.RUNNING, started_at__lt=stale
+    ).values_list("id", flat=True)
+    for task_id in lost:
+        _enqueue(queued[str(task_id)])
 
 
 def start_keeper():
@@ -297,4 +323,9 @@ def start_keeper():
 def enqueue(batch):
     """Queue every cell of a new batch in the task engine."""
     for cell_id in batch.cells.values_list("pk", flat=True):
-        run_cell.enqueue(cell_id)
+        _enqueue(cell_id)
+
+
+def _enqueue(cell_id):
+    result = run_cell.enqueue(cell_id)
+    Cell.objects.filter(pk=cell_id).update(task_id=str(result.id))

@@ -61,5 +61,8 @@ def wait_for(condition, timeout=120, what="the batch"):
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not get there in {timeout} s")
+            from apps.evals.models import Cell
+
+            states = list(Cell.objects.values_list("row", "status", "error", "run__status"))
+            pytest.fail(f"{what} did not get there in {timeout} s: {states}")
         time.sleep(0.1)

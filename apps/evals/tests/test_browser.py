@@ -63,5 +63,5 @@ def test_it_evaluates_a_template_on_the_embedded_model(signed_in, app_url, owner
     download.value.save_as(lines)
     rows = lines.read_text().splitlines()
     assert len(rows) == 6
-    assert rows[0].startswith("case,pane,animal,color,expected,status")
+    assert rows[0].startswith("case,pane,color,animal,expected,status")  # the template's order
     assert ",up,nice" in rows[1]
