@@ -27,7 +27,13 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    IntegrityError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
@@ -93,7 +99,13 @@ def acquire_slot(provider, holder, cancelled):
     """Wait for one of the provider's slots; None if `cancelled()` first."""
     checked = 0.0
     while True:
+        # Read which are taken first: a try is a write, and on SQLite every
+        # write waits for the one writer.
+        taken = set(ProviderSlot.objects.filter(provider_id=provider.pk)
+                    .values_list("slot", flat=True))
         for slot in range(provider.batch_concurrency):
+            if slot in taken:
+                continue
             try:
                 with transaction.atomic():
                     ProviderSlot.objects.create(
@@ -114,7 +126,13 @@ def acquire_slot(provider, holder, cancelled):
 
 
 def release_slot(holder):
-    ProviderSlot.objects.filter(holder=holder).delete()
+    for attempt in range(20):
+        try:
+            ProviderSlot.objects.filter(holder=holder).delete()
+            return
+        except OperationalError:  # SQLite busy for longer than its timeout
+            time.sleep(0.05 * (attempt + 1))
+    log.warning("slot %s not released; it frees itself when its lease ends", holder)
 
 
 # -- one cell ------------------------------------------------------------------------

@@ -10,13 +10,18 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import OperationalError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
 from apps.evals import tasks
 from apps.runs import keeper
+
+log = logging.getLogger(__name__)
+SQLITE_MAX_THREADS = 8
 
 
 class Command(BaseCommand):
@@ -28,6 +33,11 @@ class Command(BaseCommand):
                             help="seconds between polls of an idle queue")
 
     def handle(self, threads, interval, **options):
+        if connection.vendor == "sqlite" and threads > SQLITE_MAX_THREADS:
+            # One writer at a time: more threads only queue for it (and past
+            # its busy timeout, fail); see bench/README.md.
+            self.stdout.write(f"SQLite: {SQLITE_MAX_THREADS} threads, not {threads}")
+            threads = SQLITE_MAX_THREADS
         # The library says every task it starts and ends at INFO: one line per cell.
         logging.getLogger("django_tasks_db").setLevel(logging.WARNING)
         logging.getLogger("django_tasks").setLevel(logging.WARNING)
@@ -49,7 +59,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, shutdown)
         signal.signal(signal.SIGTERM, shutdown)
         self.stdout.write(f"evals worker {tasks.WORKER_ID}: {threads} threads")
-        running = [threading.Thread(target=w.run, name=f"evals-worker-{i}", daemon=True)
+        def work(worker):
+            # The library's loop lets a busy database (SQLite's one writer
+            # taking longer than its timeout) end the thread: start it again.
+            while worker.running:
+                try:
+                    worker.run()
+                except OperationalError as exc:
+                    log.warning("evals worker: %s; going on", exc)
+                    close_old_connections()
+                    time.sleep(0.1)
+
+        running = [threading.Thread(target=work, args=(w,), name=f"evals-worker-{i}", daemon=True)
                    for i, w in enumerate(workers)]
         for t in running:
             t.start()
