@@ -76,7 +76,10 @@ def from_page(user, message):
         body=body,
         streams=body.get("stream", True) is not False,
         conversation=conversation,
-        thread=body["messages"] if mode == "chat" else None,
+        # A template's thread is kept as written, so a reload or the next
+        # round shows (and renders) its {{variables}} again.
+        thread=(template["body"]["messages"] if template else body["messages"])
+        if mode == "chat" else None,
         on_detach=GRACE,
         template=template,
     )

@@ -35,6 +35,11 @@ async def test_it_sends_the_rendered_body_and_keeps_the_template(
     assert run.request["messages"] == sent
     assert run.template["variables"] == {"language": "French", "word": "cat"}
     assert run.template["body"]["messages"][0]["content"] == "Answer in {{language}}."
+    # The conversation keeps the template and its values, for a reload.
+    conversation = await database_sync_to_async(lambda: run.conversation)()
+    thread = await database_sync_to_async(conversation.thread)()
+    assert thread[0]["content"] == "Answer in {{language}}."
+    assert conversation.form["variables"] == {"language": "French", "word": "cat"}
     await ws.disconnect()
 
 
