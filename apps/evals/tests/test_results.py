@@ -63,6 +63,8 @@ def test_it_highlights_cells_that_changed_verdict(client, owner, batch, fake_mod
     after = batches.start(owner, batch.preset, [str(fake_model.uuid)])
     finish(after, [("Paris.", True), ("Lima.", True)], fake_model)
     client.force_login(owner)
+    batch_page = client.get(f"/evals/b/{after.uuid}/").content.decode()
+    assert f"/evals/b/{after.uuid}/vs/{batch.uuid}/" in batch_page
     page = client.get(f"/evals/b/{after.uuid}/vs/{batch.uuid}/").content.decode()
     assert "<strong>1</strong> cell changed verdict" in page
     assert page.count('class="changed"') == 1
