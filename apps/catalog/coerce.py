@@ -136,4 +136,12 @@ _READERS = {
     "tools": _json,
     "tool_choice": _choice_or_json,
     "response_format": _response_format,
+    "enum": _text,
+    "metadata": _json,
+    "modalities": _json,
+    "prediction": _json,
+    "audio": _json,
+    "moderation": _json,
+    "prompt_cache_options": _json,
+    "web_search_options": _json,
 }

@@ -8,11 +8,14 @@ from typing import Any, NamedTuple
 
 ENDPOINTS = ("completions", "chat")
 
+# The document key of fields beyond the seed documents (see DOCUMENTS).
+BEYOND_SEEDS = "openai-api"
+
 # The path a client posts to; error messages name it.
 PATHS = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
 
 # Form groups, in the order the playground shows them.
-GROUPS = ("input", "sampling", "length", "penalties", "output", "advanced")
+GROUPS = ("input", "sampling", "length", "penalties", "output", "advanced", "newer")
 
 # The seed documents (shared/seeds/<id>_*.txt) that a Source cites.
 DOCUMENTS = {
@@ -21,6 +24,10 @@ DOCUMENTS = {
     "002": "Gateway docs, POST /v1/chat/completions",
     "003": "OpenAI OpenAPI schema, POST /completions",
     "004": "Vendor docs, OpenAI-compatible /v1/completions",
+    # The second tier: fields no seed document has, which OpenAI's SDK sends
+    # today. Their limits are OpenAI's current API reference, as the official
+    # `openai` Python SDK (3.51) documents and types them.
+    BEYOND_SEEDS: "OpenAI API reference (current), beyond the seed documents",
 }
 
 # kind -> (the type as the documents name it, the default form widget).
@@ -39,6 +46,15 @@ KINDS = {
     "response_format": ("json object", "choice-or-json"),
     "tools": ("tools", "json"),
     "tool_choice": ("string-or-object", "choice-or-json"),
+    # Beyond the seeds.
+    "enum": ("string (one of a list)", "select"),
+    "metadata": ("json object of strings", "json"),
+    "modalities": ("array of strings", "json"),
+    "prediction": ("json object", "json"),
+    "audio": ("json object", "json"),
+    "moderation": ("json object", "json"),
+    "prompt_cache_options": ("json object", "json"),
+    "web_search_options": ("json object", "json"),
 }
 
 
@@ -77,6 +93,7 @@ class Field:
     # Array length limits (stop).
     min_items: int | None = None
     max_items: int | None = None
+    max_length: int | None = None  # strings (safety_identifier); metadata's values
     choices: tuple[str, ...] = ()  # tool_choice strings, response_format types
     default: Any = None  # the documented default; None: unstated or "model default"
     # Sent when the field is unset: the documented default, for a field whose
@@ -109,6 +126,11 @@ class Field:
             object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
         if not self.widget:
             object.__setattr__(self, "widget", KINDS[self.kind][1])
+
+    @property
+    def beyond_seeds(self) -> bool:
+        """A second-tier field: no seed document has it (see BEYOND_SEEDS)."""
+        return any(s.doc == BEYOND_SEEDS for s in self.sources)
 
     @property
     def type(self) -> str:
@@ -147,6 +169,8 @@ class Field:
             "range": self.range_text,
             "min_items": self.min_items,
             "max_items": self.max_items,
+            "max_length": self.max_length,
+            "beyond_seeds": self.beyond_seeds,
             "choices": list(self.choices),
             "default": self.default,
             "applied_default": self.applied_default,

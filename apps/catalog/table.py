@@ -38,7 +38,7 @@ prompt given as null gets its documented default, <|endoftext|> (003:
 "nullable: true, default: <|endoftext|>").
 """
 
-from .schema import ENDPOINTS, GROUPS, PATHS, Field, Source
+from .schema import BEYOND_SEEDS, ENDPOINTS, GROUPS, PATHS, Field, Source
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -466,15 +466,153 @@ _CHAT = [
 ]
 
 
+def _newer(name, kind, says, help, **kw):
+    """A chat field beyond the seed documents: OpenAI's current API reference
+    (as the `openai` SDK types it) is its only source, and its limits'."""
+    return Field(
+        name, "chat", kind, "newer",
+        help=help, sources=(Source(BEYOND_SEEDS, says),),
+        enforced_source=BEYOND_SEEDS, **kw,
+    )
+
+
+# OpenAI's newer chat fields (no seed document has them; /v1/completions has
+# none). Sent only when set, like every field; a model that does not take
+# them drops them with a notice (its accepted fields, see apps.providers).
+_CHAT_NEWER = [
+    _newer(
+        "metadata", "metadata",
+        "Set of 16 key-value pairs; keys are strings of at most 64 characters, values "
+        "strings of at most 512 characters",
+        "Up to 16 key-value pairs (strings) stored with the completion, to query it later.",
+        max_items=16, max_length=512,
+    ),
+    _newer(
+        "store", "boolean",
+        "boolean, nullable; whether to store the output for model distillation or evals",
+        "Whether the provider stores this completion (OpenAI: for distillation and evals).",
+        default=False,
+    ),
+    _newer(
+        "reasoning_effort", "enum",
+        "none, minimal, low, medium, high, xhigh or max; not all reasoning models support "
+        "every value",
+        "Reasoning models: how much effort to spend on reasoning (less is faster and "
+        "cheaper).",
+        choices=("none", "minimal", "low", "medium", "high", "xhigh", "max"),
+    ),
+    _newer(
+        "verbosity", "enum",
+        "low, medium or high; default medium",
+        "How verbose the answer is: low, medium (default) or high.",
+        choices=("low", "medium", "high"), default="medium",
+    ),
+    _newer(
+        "service_tier", "enum",
+        "auto, default, flex, scale, priority or fast",
+        "The processing tier: auto (the project's setting), default, flex, scale, priority "
+        "or fast.",
+        choices=("auto", "default", "flex", "scale", "priority", "fast"),
+    ),
+    _newer(
+        "prediction", "prediction",
+        '{"type": "content", "content": string or array of text content parts}',
+        "Predicted output (e.g. the file being edited), so matching tokens come back "
+        'faster: {"type": "content", "content": "..."}.',
+    ),
+    _newer(
+        "modalities", "modalities",
+        'array of "text" and "audio"; default ["text"]',
+        'Output types to generate: ["text"], or ["text", "audio"] with audio set.',
+        choices=("text", "audio"), min_items=1, max_items=2,
+    ),
+    _newer(
+        "audio", "audio",
+        "{voice (a name or {id}), format: wav, aac, mp3, flac, opus or pcm16}; required "
+        'with modalities ["audio"]',
+        'Audio output parameters: {"voice": "alloy", "format": "wav"}.',
+        choices=("wav", "aac", "mp3", "flac", "opus", "pcm16"),
+    ),
+    _newer(
+        "prompt_cache_key", "string",
+        "string; used to cache responses for similar requests, replaces user",
+        "A key that groups similar requests for prompt caching (replaces user).",
+    ),
+    _newer(
+        "prompt_cache_retention", "enum",
+        "in_memory or 24h (deprecated for prompt_cache_options.ttl)",
+        "How long cached prompt prefixes are kept: in_memory or 24h.",
+        choices=("in_memory", "24h"),
+    ),
+    _newer(
+        "prompt_cache_options", "prompt_cache_options",
+        "{mode: implicit or explicit, ttl: 30m}",
+        'Prompt caching options: {"mode": "implicit" | "explicit", "ttl": "30m"}.',
+    ),
+    _newer(
+        "safety_identifier", "string",
+        "string, at most 128 characters; a stable id of your end-user (hashed)",
+        "A stable (hashed) id of your end-user, to help detect abuse. At most 128 "
+        "characters.",
+        max_length=128,
+    ),
+    _newer(
+        "moderation", "moderation",
+        '{model (required), policy: {input: {mode: score or block}, output: {mode}}}',
+        'Moderation of input and output: {"model": "omni-moderation-latest"}.',
+        choices=("score", "block"),
+    ),
+    _newer(
+        "web_search_options", "web_search_options",
+        "{search_context_size: low, medium or high; user_location: {type: approximate, "
+        "approximate: {city, country, region, timezone}}}",
+        'Web search for search models: {"search_context_size": "medium"}.',
+        choices=("low", "medium", "high"),
+    ),
+]
+
+# OpenAI's deprecated predecessors of tools/tool_choice. Refused with what to
+# send instead rather than mapped: a client that sends `functions` reads the
+# answer's message.function_call, and a mapped request answers in
+# message.tool_calls, which such a client never looks at (its call would be
+# lost without an error). Any upstream we route to takes tools.
+LEGACY_FIELDS = {
+    "chat": {
+        "functions": 'functions is deprecated; send tools instead: [{"type": "function", '
+        '"function": {...}}] for each function',
+        "function_call": 'function_call is deprecated; send tool_choice instead: "none", '
+        '"auto", or {"type": "function", "function": {"name": ...}}',
+    },
+    "completions": {},
+}
+
+
 def _form_order(fields):
     # Stable: within a group, fields keep their order in the table above.
     return sorted(fields, key=lambda f: GROUPS.index(f.group))
 
 
-FIELDS: tuple[Field, ...] = tuple(_form_order(_COMPLETIONS) + _form_order(_CHAT))
+FIELDS: tuple[Field, ...] = tuple(
+    _form_order(_COMPLETIONS) + _form_order(_CHAT + _CHAT_NEWER)
+)
 
 _BY_KEY = {(f.endpoint, f.name): f for f in FIELDS}
 assert len(_BY_KEY) == len(FIELDS), "a field is declared twice for one endpoint"
+_NAMES = {e: frozenset(f.name for f in FIELDS if f.endpoint == e) for e in ENDPOINTS}
+# Computed once: the validator runs on every gateway request.
+_FOR = {e: tuple(f for f in FIELDS if f.endpoint == e) for e in ENDPOINTS}
+# The fields that matter when a body leaves them out (required, or an applied
+# default); the validator skips every other absent field without a look.
+_WHEN_ABSENT = {
+    e: frozenset(f.name for f in _FOR[e] if f.required or f.applied_default is not None)
+    for e in ENDPOINTS
+}
+
+
+def validation_plan(endpoint: str):
+    """(fields in form order, their names, names that matter when absent)."""
+    _check_endpoint(endpoint)
+    return _FOR[endpoint], _NAMES[endpoint], _WHEN_ABSENT[endpoint]
 
 
 def _check_endpoint(endpoint):
@@ -485,7 +623,13 @@ def _check_endpoint(endpoint):
 def fields_for(endpoint: str) -> list[Field]:
     """The endpoint's fields in form order (grouped as GROUPS)."""
     _check_endpoint(endpoint)
-    return [f for f in FIELDS if f.endpoint == endpoint]
+    return list(_FOR[endpoint])
+
+
+def names_for(endpoint: str) -> frozenset:
+    """The endpoint's field names: any other top-level key is an extra."""
+    _check_endpoint(endpoint)
+    return _NAMES[endpoint]
 
 
 def field(endpoint: str, name: str) -> Field:

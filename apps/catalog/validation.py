@@ -15,8 +15,14 @@ all call it, so a user sees the same message for the same mistake everywhere.
   (2.0) is an integer, as OpenAI accepts it; the clean body has it as 2.
 - Inside structured fields, keys we do not know are passed through untouched:
   providers add message and content-block keys often (an SDK replaying an
-  assistant message sends "refusal"), and the upstream is their judge. Unknown
-  top-level keys are errors.
+  assistant message sends "refusal"), and the upstream is their judge.
+- A top-level key the catalogue does not know is an *extra* (a provider's own
+  field: vLLM's top_k, llama.cpp's min_p): it must be plain JSON, and is kept
+  in the clean body after the catalogue's fields. Whether it is sent, dropped
+  with a notice or refused is the provider's policy (Provider.unknown_fields),
+  applied by the adapter once the model is known. OpenAI's deprecated
+  functions/function_call are not extras: they are refused with what to send
+  instead (see LEGACY_FIELDS).
 - Whatever passes can be sent: integers fit in 64 bits (an unbounded field
   like max_tokens included) and text is valid Unicode (JSON's "\\ud800"
   escape decodes to a lone surrogate, which UTF-8 cannot encode).
@@ -28,7 +34,7 @@ import re
 from dataclasses import dataclass
 
 from .schema import PATHS, Field
-from .table import INT64_MAX, INT64_MIN, fields_for
+from .table import INT64_MAX, INT64_MIN, LEGACY_FIELDS, validation_plan
 
 # "developer" is OpenAI's current name for "system". It is sent as is: the
 # embedded llama.cpp reads it as system, and a backend that lacks it answers a
@@ -59,35 +65,50 @@ class ValidationFailed(Exception):
         super().__init__("; ".join(e.message for e in self.errors))
 
 
-def validate(endpoint: str, data: dict) -> dict:
-    """The clean body: only the fields that were set, in form order.
+def validate(endpoint: str, data: dict, *, extras: bool = True) -> dict:
+    """The clean body: only the fields that were set, in form order, then
+    the extras (extras=False: an unknown key is an error instead).
 
     Raises ValidationFailed with every error found. `validate` of a clean
     body returns it unchanged.
     """
-    return validate_with(endpoint, data, [])
+    return validate_with(endpoint, data, [], extras=extras)
 
 
-def validate_with(endpoint: str, data, errors: list) -> dict:
+def validate_with(endpoint: str, data, errors: list, *, extras: bool = True) -> dict:
     """validate(), adding to errors already found for some fields (coerce_form's
     parse errors). Those fields are not checked again, and rules that involve
     another field skip them, so nothing is reported twice."""
-    fields = fields_for(endpoint)
+    fields, known, when_absent = validation_plan(endpoint)
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError("body", "the request body must be a JSON object")])
     errors = list(errors)
     # Fields that were given but are wrong: set, but not in the clean body.
     bad = {e.field.split(".")[0].split("[")[0] for e in errors}
 
-    known = {f.name for f in fields}
-    for key in data:
+    allow_extras, extras = extras, {}
+    for key, value in data.items():
         if not isinstance(key, str):
             _add(errors, "body", "the request body has a key that is not a string")
-        elif key not in known:
+        elif key in known:
+            continue
+        elif key in LEGACY_FIELDS[endpoint]:
+            _add(errors, key, LEGACY_FIELDS[endpoint][key])
+        elif not allow_extras:
             _add(errors, _shown(key), f"{_shown(key)} is not a field of {PATHS[endpoint]}")
+        elif not _is_unicode(key):
+            _add(errors, "body", "the request body has a key that is not valid Unicode text")
+        elif value is not None:  # null is unset, as for every field
+            problem = _json_problem(value, _shown(key))
+            if problem:
+                errors.append(problem)
+            else:
+                extras[key] = value
 
     clean = {}
     for f in fields:
+        if f.name not in data and f.name not in when_absent:
+            continue  # unset: not sent (most fields of most bodies)
         value = data.get(f.name)
         if f.name in bad:
             continue
@@ -109,7 +130,14 @@ def validate_with(endpoint: str, data, errors: list) -> dict:
     errors.extend(_combination_errors(clean, bad))
     if errors:
         raise ValidationFailed(errors)
+    clean.update(extras)
     return clean
+
+
+def extras_of(endpoint: str, body: dict) -> list[str]:
+    """The names of a body's extras: its keys the catalogue does not know."""
+    known = validation_plan(endpoint)[1]
+    return [key for key in body if key not in known]
 
 
 def _normalized(f: Field, value):
@@ -192,6 +220,13 @@ def _check_string(f, value, errors):
         _add(errors, f.name, f"{f.name} must not be empty")
     elif not _is_unicode(value):
         _add(errors, f.name, f"{f.name} must be valid Unicode text")
+    elif f.max_length is not None and len(value) > f.max_length:
+        _add(errors, f.name, f"{f.name} must be at most {f.max_length} characters")
+
+
+def _check_enum(f, value, errors):
+    if not isinstance(value, str) or value not in f.choices:
+        _add(errors, f.name, f"{f.name} must be one of {', '.join(f.choices)}")
 
 
 def _check_range(f, value, errors):
@@ -228,6 +263,7 @@ _SCALAR_CHECKS = {
     "number": _check_number,
     "integer": _check_integer,
     "boolean": _check_boolean,
+    "enum": _check_enum,
 }
 
 
@@ -516,6 +552,124 @@ def _check_response_format(f, value, errors):
     _optional(schema, "strict", lambda v: isinstance(v, bool), here, "must be a boolean", errors)
 
 
+# --- chat: OpenAI's newer fields (beyond the seeds) ----------------------------------
+
+
+def _one_of(choices):
+    return lambda v: isinstance(v, str) and v in choices
+
+
+def _rule_one_of(choices):
+    return f"must be one of {', '.join(choices)}"
+
+
+METADATA_KEY_LENGTH = 64
+
+
+def _check_metadata(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "metadata must be an object of string keys and string values")
+    elif len(value) > f.max_items:
+        _add(errors, f.name, f"metadata has at most {f.max_items} key-value pairs")
+    elif not all(isinstance(k, str) and len(k) <= METADATA_KEY_LENGTH for k in value):
+        _add(errors, f.name, f"metadata keys must be at most {METADATA_KEY_LENGTH} characters")
+    elif not all(isinstance(v, str) for v in value.values()):
+        _add(errors, f.name, "metadata values must be strings")
+    elif not all(len(v) <= f.max_length for v in value.values()):
+        _add(errors, f.name, f"metadata values must be at most {f.max_length} characters")
+
+
+def _check_modalities(f, value, errors):
+    rule = f"modalities must be an array of {' and '.join(map(repr, f.choices))}"
+    if not isinstance(value, list) or not all(_one_of(f.choices)(v) for v in value):
+        _add(errors, f.name, rule.replace("'", '"'))
+    elif not value:
+        _add(errors, f.name, "modalities must not be empty")
+    elif len(set(value)) != len(value):
+        _add(errors, f.name, "modalities must not repeat a value")
+
+
+def _check_prediction(f, value, errors):
+    if not isinstance(value, dict) or value.get("type") != "content":
+        _add(errors, f.name, 'prediction must be {"type": "content", "content": ...}')
+        return
+    content = value.get("content")
+    if isinstance(content, str):
+        return
+    if (
+        isinstance(content, list)
+        and content
+        and all(isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+                for b in content)
+    ):
+        return
+    _add(errors, "prediction.content",
+         "prediction.content must be a string or an array of text content parts")
+
+
+def _check_audio(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "audio must be an object with a voice and a format")
+        return
+    if not _one_of(f.choices)(value.get("format")):
+        _add(errors, "audio.format", f"audio.format {_rule_one_of(f.choices)}")
+    voice = value.get("voice")
+    named = isinstance(voice, dict) and isinstance(voice.get("id"), str)
+    if not (isinstance(voice, str) or named):
+        _add(errors, "audio.voice", 'audio.voice must be a voice name or {"id": ...}')
+
+
+def _check_moderation(f, value, errors):
+    if not isinstance(value, dict) or not isinstance(value.get("model"), str):
+        _add(errors, f.name, 'moderation must be an object with a model, e.g. '
+             '{"model": "omni-moderation-latest"}')
+        return
+    policy = value.get("policy")
+    if policy is None:
+        return
+    if not isinstance(policy, dict):
+        _add(errors, "moderation.policy", "moderation.policy must be an object")
+        return
+    for side in ("input", "output"):
+        here = f"moderation.policy.{side}"
+        rule = f"{here} must be {{\"mode\": \"score\"}} or {{\"mode\": \"block\"}}"
+        part = policy.get(side)
+        ok = isinstance(part, dict) and _one_of(f.choices)(part.get("mode"))
+        if part is not None and not ok:
+            _add(errors, here, rule)
+
+
+PROMPT_CACHE_MODES = ("implicit", "explicit")
+PROMPT_CACHE_TTLS = ("30m",)
+
+
+def _check_prompt_cache_options(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "prompt_cache_options must be an object")
+        return
+    _optional(value, "mode", _one_of(PROMPT_CACHE_MODES), f.name,
+              _rule_one_of(PROMPT_CACHE_MODES), errors)
+    _optional(value, "ttl", _one_of(PROMPT_CACHE_TTLS), f.name, _rule_one_of(PROMPT_CACHE_TTLS),
+              errors)
+
+
+def _check_web_search_options(f, value, errors):
+    if not isinstance(value, dict):
+        _add(errors, f.name, "web_search_options must be an object")
+        return
+    _optional(value, "search_context_size", _one_of(f.choices), f.name, _rule_one_of(f.choices),
+              errors)
+    location = value.get("user_location")
+    if location is not None and not (
+        isinstance(location, dict)
+        and location.get("type") == "approximate"
+        and isinstance(location.get("approximate"), dict)
+    ):
+        _add(errors, "web_search_options.user_location",
+             'web_search_options.user_location must be {"type": "approximate", '
+             '"approximate": {...}}')
+
+
 _STRUCTURED_CHECKS = {
     "prompt": _check_prompt,
     "stop": _check_stop,
@@ -525,6 +679,13 @@ _STRUCTURED_CHECKS = {
     "tools": _check_tools,
     "tool_choice": _check_tool_choice,
     "response_format": _check_response_format,
+    "metadata": _check_metadata,
+    "modalities": _check_modalities,
+    "prediction": _check_prediction,
+    "audio": _check_audio,
+    "moderation": _check_moderation,
+    "prompt_cache_options": _check_prompt_cache_options,
+    "web_search_options": _check_web_search_options,
 }
 
 
@@ -554,6 +715,9 @@ def _combination_errors(clean: dict, bad: set) -> list[FieldError]:
     for name in ("tool_choice", "parallel_tool_calls"):
         if name in clean and absent("tools"):
             _add(errors, name, f"{name} requires tools")
+    if "audio" in clean.get("modalities", ()) and absent("audio"):
+        _add(errors, "audio", 'audio is required when modalities includes "audio"')
+
     choice = clean.get("tool_choice")
     if isinstance(choice, dict) and "tools" in clean:
         names = {tool["function"]["name"] for tool in clean["tools"]}

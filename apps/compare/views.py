@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.catalog import fields_for
+from apps.history.diff import choice_text, diff_context
 from apps.history.models import Run
 from apps.history.render import result_context
 from apps.inference.local import untranslate
 from apps.providers.models import Model
 
-from .diff import choice_text, word_diff
 from .forms import RoundForm, VoteForm
 from .models import MAX_PANES, MIN_PANES, Comparison, RunSnapshot, Vote
 
@@ -31,7 +31,9 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MODES = ("chat", "completions")
 # Drawn once for all panes (the shared input), not per pane.
 SHARED_FIELDS = {"model", "prompt", "messages"}
-SIMPLE_KINDS = {"number", "integer", "boolean", "string"}
+# Drawn with the playground's own controls (templates/shared/_control.html);
+# the structured kinds (stop, tools, response_format, ...) are JSON boxes here.
+SIMPLE_KINDS = {"number", "integer", "boolean", "string", "enum"}
 DEFAULT_MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": ""},
@@ -110,9 +112,10 @@ def compare_page(request, mode, comparison=None, start=None):
         "mode": mode,
         "comparison": comparison,
         "models": models,
-        "fields": [{"name": f.name, "kind": f.kind if f.kind in SIMPLE_KINDS else "json",
-                    "help": f.help, "range": f.range_text, "default": f.default,
-                    "minimum": f.minimum, "maximum": f.maximum} for f in fields],
+        "fields": [(f, f.kind if f.kind in SIMPLE_KINDS else "json") for f in fields],
+        # Each pane adapts to its model, as the playground's form does
+        # (static/js/capabilities.js).
+        "capabilities": {str(m.uuid): m.capabilities() for m in models},
         "state": {
             "comparison": str(comparison.uuid) if comparison else None,
             "panes": panes,
@@ -255,13 +258,7 @@ def diff(request):
         request.user, request.GET.get("b")
     )
     a, b = choice_text(run_a, index_a), choice_text(run_b, index_b)
-    segments = word_diff(a, b)
-    return render(request, "compare/_diff.html", {
-        "segments": segments,
-        "identical": a == b,
-        "removed": sum(len(t.split()) for op, t in segments if op == "delete"),
-        "added": sum(len(t.split()) for op, t in segments if op == "insert"),
-    })
+    return render(request, "history/_diff.html", diff_context(a, b))
 
 
 # -- snapshot links ---------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from . import batches
 from .forms import AssertionForm, CaseForm, ImportForm
 from .models import Batch, Cell, Rating
 
+SECTION = "evals"  # the nav item marked as current (base.html)
+
 
 def get_own_preset(user, uuid):
     preset = own_preset(user, uuid)
@@ -43,7 +45,7 @@ def columns(preset, version=None):
 @require_GET
 def index(request):
     mine = presets().objects.for_user(request.user)
-    return render(request, "evals/index.html", {"presets": mine})
+    return render(request, "evals/index.html", {"presets": mine, "section": SECTION})
 
 
 @login_required
@@ -55,6 +57,7 @@ def preset_page(request, uuid):
     cases = list(preset.cases.all())
     models = list(Model.objects.enabled().for_endpoint(version.mode).select_related("provider"))
     return render(request, "evals/preset.html", {
+        "section": SECTION,
         "preset": preset,
         "version": version,
         "columns": cols,
@@ -117,7 +120,8 @@ def cases_import(request, uuid):
         rows = parse(raw)
     except io.ImportRefused as e:
         return render(request, "evals/refused.html",
-                      {"preset": preset, "errors": e.errors, "filename": upload.name}, status=400)
+                      {"preset": preset, "errors": e.errors, "filename": upload.name,
+                       "section": SECTION}, status=400)
     Case.append(preset, rows)
     messages.success(request, f"Imported {len(rows)} test case{'s' if len(rows) != 1 else ''}.")
     return redirect("evals:preset", preset.uuid)
@@ -194,7 +198,8 @@ def _batch_context(batch):
 def batch_page(request, uuid):
     batch = get_own_batch(request.user, uuid)
     others = batch.preset.batches.filter(owner=request.user).exclude(pk=batch.pk)
-    return render(request, "evals/batch.html", {**_batch_context(batch), "others": others})
+    return render(request, "evals/batch.html",
+                  {**_batch_context(batch), "others": others, "section": SECTION})
 
 
 @login_required
@@ -246,6 +251,7 @@ def batch_compare(request, uuid, other):
             line.append({"after": cell, "before": old, "changed": (cell.row, label) in changed})
         rows.append(line)
     return render(request, "evals/compare.html", {
+        "section": SECTION,
         "before": before, "after": after, "rows": rows, "changed": len(changed),
         "summaries": zip(before.summary(), after.summary(), strict=False),
     })

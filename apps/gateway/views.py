@@ -221,25 +221,39 @@ def _quoted(name):
 # ---- the keys page ------------------------------------------------------------
 
 
+def _htmx(request):
+    return request.headers.get("HX-Request") == "true"
+
+
+def _key_rows(user):
+    owned = list(GatewayKey.objects.for_user(user))
+    usage = limits.usage(owned)
+    return [(key, usage[key.uuid]) for key in owned]
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def keys(request):
     """List the user's keys with their usage; POST creates one and shows its
-    secret, once."""
-    form = KeyForm(request.POST or None)
+    secret, once. The create form is a Django form (forms.py) posted with
+    htmx: refused, it comes back with its errors beside its fields; created,
+    the secret and the updated list come with it."""
+    form = KeyForm(request.POST if request.method == "POST" else None)
     secret = None
     if form.is_valid():
         _, secret = GatewayKey.create(request.user, **form.cleaned_data)
         form = KeyForm()
-    owned = list(GatewayKey.objects.for_user(request.user))
-    usage = limits.usage(owned)
     context = {
         "form": form,
-        "keys": [(key, usage[key.uuid]) for key in owned],
+        "keys": _key_rows(request.user),
         "secret": secret,
         "api_base": request.build_absolute_uri("/v1"),
     }
-    response = render(request, "gateway/keys.html", context)
+    if _htmx(request) and request.method == "POST":
+        response = render(request, "gateway/_key_created.html" if secret else
+                          "gateway/_key_form.html", context, status=200 if secret else 400)
+    else:
+        response = render(request, "gateway/keys.html", context)
     if secret:
         # Rendered in the POST's answer, never stored anywhere to show later;
         # and no cache may keep the page that holds it.
@@ -250,13 +264,23 @@ def keys(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def key_limits(request, uuid):
+    """A key's limits: a dialog on the keys page (htmx) or a page of its own."""
     key = get_object_or_404(GatewayKey, uuid=uuid, owner=request.user)
-    form = LimitsForm(request.POST or None, instance=key)
+    form = LimitsForm(request.POST if request.method == "POST" else None, instance=key)
     if form.is_valid():
         form.save()
-        messages.success(request, f"Saved the limits of {key.prefix}… ({key.name}).")
+        notice = f"Saved the limits of {key.prefix}… ({key.name})."
+        if _htmx(request):
+            # Close the dialog; the list shows the new limits.
+            return render(request, "gateway/_limits_saved.html",
+                          {"keys": _key_rows(request.user), "notice": notice})
+        messages.success(request, notice)
         return redirect("gateway:keys")
-    return render(request, "gateway/key_limits.html", {"key": key, "form": form})
+    # A refused dialog is a 400 that htmx swaps in (static/js/layout.js); the
+    # page without htmx answers 200 as before.
+    status = 400 if request.method == "POST" and _htmx(request) else 200
+    template = "gateway/_limits_dialog.html" if _htmx(request) else "gateway/key_limits.html"
+    return render(request, template, {"key": key, "form": form}, status=status)
 
 
 @login_required

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -17,7 +18,9 @@ from apps.presets.code import render_code
 from apps.presets.draft import Draft, open_in_playground
 from apps.providers.models import Model
 
+from .diff import choice_text, diff_context
 from .models import Conversation, Run
+from .render import result_context
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
@@ -41,11 +44,12 @@ def _filters(request):
         "mode": get.get("mode") if get.get("mode") in dict(Conversation.MODES) else "",
         "model": (get.get("model") or "")[:200],
         "status": get.get("status") if get.get("status") in dict(Run.STATUSES) else "",
+        "source": get.get("source") if get.get("source") in dict(Run.SOURCES) else "",
         "q": " ".join((get.get("q") or "").split())[:MAX_QUERY],
     }
 
 
-def filtered_runs(user, mode="", model="", status="", q=""):
+def filtered_runs(user, mode="", model="", status="", q="", source=""):
     runs = Run.objects.for_user(user)
     if mode:
         runs = runs.filter(endpoint=mode)
@@ -53,6 +57,8 @@ def filtered_runs(user, mode="", model="", status="", q=""):
         runs = runs.filter(model_name=model)
     if status:
         runs = runs.filter(status=status)
+    if source:
+        runs = runs.filter(source=source)
     if q:
         # A substring of the prompt or of the output: on SQLite a scan of this
         # user's rows, on PostgreSQL the trigram indexes of history's migration
@@ -117,6 +123,7 @@ def run_list(request):
         "query": query.urlencode(),
         "modes": Conversation.MODES,
         "statuses": Run.STATUSES,
+        "sources": Run.SOURCES,
         # Suggestions only (any name can be typed): a DISTINCT over the
         # user's runs cost more than the rest of the page at 10,000 runs.
         "model_names": Model.objects.enabled().order_by("display_name").values_list(
@@ -140,7 +147,60 @@ def run_detail(request, uuid):
     snippets = render_code(
         run.request, run.endpoint, run.model, gateway_url=request.build_absolute_uri("/v1")
     )
-    return render(request, "history/run_detail.html", {"run": run, "snippets": snippets})
+    return render(request, "history/run_detail.html", {
+        "run": run,
+        "snippets": snippets,
+        # "Re-run": the page sends this request again over the playground's
+        # websocket and shows the new output against this one.
+        "replay": {"mode": run.endpoint, **_form_of(run)},
+        "original": result_context(run),
+    })
+
+
+@login_required
+@require_GET
+def run_tokens(request, uuid):
+    """What the playground needs to show a finished run again as it streamed:
+    each choice's finish reason and logprobs (the heatmap), and the request
+    as the playground's form (to branch from a token)."""
+    run = get_own_run(request.user, uuid)
+    choices = [
+        {
+            "index": c.get("index", 0),
+            "finish_reason": c.get("finish_reason"),
+            "logprobs": c.get("logprobs"),
+        }
+        for c in (run.response or {}).get("choices", [])
+    ]
+    return JsonResponse({"mode": run.endpoint, **_form_of(run), "choices": choices})
+
+
+def _pick(user, value):
+    """"<run uuid>:<choice index>" -> (run, index); 404 unless the user's."""
+    run_uuid, _, index = (value or "").partition(":")
+    if not index.isdigit():
+        raise Http404
+    try:
+        return get_own_run(user, run_uuid), int(index)
+    except Http404:
+        raise
+    except Exception as e:  # a malformed uuid is as absent as a missing run
+        raise Http404 from e
+
+
+@login_required
+@require_GET
+def diff(request):
+    """The word-level diff of two outputs (?a= and ?b=, each "<run
+    uuid>:<choice index>"; ?label_a= and ?label_b= name them), as a partial:
+    the playground's candidates, a replay against its original."""
+    (run_a, index_a), (run_b, index_b) = (
+        _pick(request.user, request.GET.get("a")),
+        _pick(request.user, request.GET.get("b")),
+    )
+    labels = [(request.GET.get(k) or d)[:60] for k, d in (("label_a", "A"), ("label_b", "B"))]
+    context = diff_context(choice_text(run_a, index_a), choice_text(run_b, index_b), *labels)
+    return render(request, "history/_diff.html", context)
 
 
 def _form_of(run):

@@ -5,8 +5,11 @@ A run, start to end (`stream()`):
 1. `resolve()`: a "local" Target gets the embedded server's URL (started on
    first use, see local.py).
 2. `prepare()`: the catalogue body minus fields the model does not accept (each
-   one becomes a Notice), `model` set to the Target's, `stream` forced, and
-   usage asked for (`stream_options.include_usage`) so a run always has metrics.
+   one becomes a Notice), its extras (keys outside the catalogue) forwarded or
+   dropped as the provider's policy says, `model` set to the Target's, `stream`
+   forced, and usage asked for (`stream_options.include_usage`) so a run always
+   has metrics. `check()` refuses a request before it is sent (extras under
+   the "refuse" policy; what the embedded model cannot do).
 3. The request goes out on the event loop's shared, pooled httpx client;
    `Chunks` turns each SSE event into normalized events (events.py).
 4. Any failure ends the stream with one Error event (errors.py); nothing
@@ -51,6 +54,8 @@ ALWAYS_SENT = frozenset({"model", "prompt", "messages", "stream", "stream_option
 # body that leaves it unset; a model that does not take max_tokens drops it
 # without a Notice about a field the user never set.
 DOCUMENTED_DEFAULT = ("completions", "max_tokens", 16)
+# Target.unknown_fields: what happens to a body key the catalogue does not know.
+FORWARD, DROP, REFUSE = "forward", "drop", "refuse"
 
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them, and daphne, Channels' sync-to-async threads and each test
@@ -116,6 +121,7 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
         raise ValueError(f"unknown endpoint {endpoint!r}")
     body = dict(body)
     notices = []
+    extras = extras_of(target, endpoint, body)
     model, accepted = target.model, target.accepted_fields
     if target.kind == "local":
         from . import local
@@ -123,9 +129,18 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
         # What resolve() would fill in, known without starting the server.
         model = model or local.local_model_id()
         accepted = local.LOCAL_ACCEPTED_FIELDS if accepted is None else accepted
+    for name in extras:
+        # The provider's policy, not the model's accepted fields, decides.
+        if target.unknown_fields != FORWARD:
+            body.pop(name)
+        if target.unknown_fields == DROP:
+            notices.append(Notice(
+                f"{name} is not a catalogue field and this provider drops such fields; "
+                "it was not sent", field=name,
+            ))
     if accepted is not None:
         for name in list(body):
-            if name not in ALWAYS_SENT and name not in accepted:
+            if name not in ALWAYS_SENT and name not in accepted and name not in extras:
                 value = body.pop(name)
                 if (endpoint, name, value) == DOCUMENTED_DEFAULT:
                     continue  # the caller did not set it: no news for the user
@@ -145,9 +160,24 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
     return body, notices
 
 
+def extras_of(target, endpoint, body) -> list[str]:
+    """The body's keys outside the catalogue (see Target.known_fields)."""
+    known = (target.known_fields or {}).get(endpoint)
+    if known is None:
+        return []
+    return [name for name in body if name not in known]
+
+
 def check(target, endpoint, body):
     """Raise UpstreamError (bad_request, naming the field) for a request the
     model is known not to accept, before anything is sent."""
+    if target.unknown_fields == REFUSE:
+        for name in extras_of(target, endpoint, body):
+            raise errors.refused(
+                f"{name} is not a field of /v1/{PATHS[endpoint]}, and this provider takes no "
+                "fields beyond the catalogue's (its policy for unknown fields is refuse)",
+                name,
+            )
     if target.kind == "local":
         from . import local
 
@@ -591,6 +621,13 @@ async def list_models(target) -> list[str]:
     {base}/openai/models?api-version=…: the models the resource can deploy;
     Azure's data plane does not list deployments, whose names are entered by
     hand. Raises UpstreamError."""
+    return [entry["id"] for entry in await list_model_entries(target)]
+
+
+async def list_model_entries(target) -> list[dict]:
+    """list_models() with who serves each: [{"id", "owned_by"}]. A self-hosted
+    server names itself there (llama.cpp: "llamacpp", vLLM: "vllm"), which is
+    how Discover models knows which fields its models ignore."""
     target = await resolve(target)
     url = url_for(target)
     data = await _get_json(target, "GET", url)
@@ -599,7 +636,11 @@ async def list_models(target) -> list[str]:
         raise errors.logged(
             UpstreamError("the upstream's answer is not a model list", "protocol"), target, url
         )
-    return [str(m["id"]) for m in items if isinstance(m, dict) and m.get("id")]
+    return [
+        {"id": str(m["id"]), "owned_by": str(m.get("owned_by") or "")}
+        for m in items
+        if isinstance(m, dict) and m.get("id")
+    ]
 
 
 async def _get_json(target, method, url, body=None):

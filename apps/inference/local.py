@@ -43,13 +43,9 @@ SLOTS = 4
 SLOT_CONTEXT = 2048
 
 # The catalogue fields llama.cpp really honours for this model, checked
-# against the server (tests/test_local.py). Left out, and why:
-#   echo:        ignored: the prompt is not echoed back.
-#   suffix:      ignored: /v1/completions has no insert mode (that is /infill).
-#   best_of:     ignored: one completion per choice, no server-side ranking.
-#   tools, tool_choice, parallel_tool_calls: SmolLM2's chat template has no
-#                tools; llama.cpp answers in plain text even with "required".
-#   user:        ignored: an end-user id for a provider's abuse monitoring.
+# against the server (tests/test_local.py); LOCAL_FIELD_NOTES says why each
+# other field is left out (the playground shows it on the disabled control,
+# the admin's Model capabilities start from both).
 # repetition_penalty is honoured by renaming it to llama.cpp's repeat_penalty
 # (same meaning: 1.0 is off, above 1 penalizes repeats).
 LOCAL_ACCEPTED_FIELDS = frozenset(
@@ -76,6 +72,40 @@ LOCAL_ACCEPTED_FIELDS = frozenset(
         "response_format",  # json_object / json_schema, grammar-constrained
     }
 )
+_NO_TOOLS = "SmolLM2's chat template has no tools: llama.cpp answers in plain text"
+_OPENAI_ONLY = "an OpenAI platform feature; llama.cpp ignores it"
+LOCAL_FIELD_NOTES = {
+    "echo": "llama.cpp ignores echo: the prompt is not echoed back",
+    "suffix": "llama.cpp ignores suffix: /v1/completions has no insert mode (that is /infill)",
+    "best_of": "llama.cpp ignores best_of: one completion per choice, no server-side ranking",
+    "tools": _NO_TOOLS,
+    "tool_choice": _NO_TOOLS,
+    "parallel_tool_calls": _NO_TOOLS,
+    "user": "llama.cpp ignores user (an end-user id for a provider's abuse monitoring)",
+    "metadata": _OPENAI_ONLY,
+    "store": _OPENAI_ONLY,
+    "service_tier": _OPENAI_ONLY,
+    "prompt_cache_key": _OPENAI_ONLY,
+    "prompt_cache_retention": _OPENAI_ONLY,
+    "prompt_cache_options": _OPENAI_ONLY,
+    "safety_identifier": _OPENAI_ONLY,
+    "moderation": _OPENAI_ONLY,
+    "web_search_options": "llama.cpp has no web search",
+    "reasoning_effort": "SmolLM2 is not a reasoning model",
+    "verbosity": "SmolLM2 has no verbosity setting",
+    "prediction": "llama.cpp has no predicted outputs",
+    "modalities": "SmolLM2 writes text only",
+    "audio": "SmolLM2 writes text only",
+}
+# What any llama.cpp server ignores, whatever model it serves (tools work with
+# a model whose template has them): Discover models leaves these out for a
+# server that lists its models as owned by "llamacpp", with the notes above.
+LLAMA_CPP_IGNORED = frozenset(
+    {"echo", "suffix", "best_of", "user", "metadata", "store", "service_tier",
+     "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "safety_identifier",
+     "moderation", "web_search_options", "prediction"}
+)
+LLAMA_CPP_OWNER = "llamacpp"
 
 _lock = threading.Lock()
 _server = None  # xllamacpp.Server; dropping the reference stops it

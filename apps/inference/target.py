@@ -30,3 +30,10 @@ class Target:
     # Catalogue fields this backend accepts; None means all of them. Others
     # are dropped from the body with a Notice instead of failing upstream.
     accepted_fields: frozenset | None = None
+    # The catalogue's field names per endpoint ({"chat": frozenset(...)}): a
+    # body key outside them is an extra (a provider's own field, like top_k),
+    # which `unknown_fields` governs: "forward" sends it, "drop" leaves it out
+    # with a Notice, "refuse" fails the request naming it (a 400 at the
+    # gateway). None: every key is treated as a catalogue field.
+    known_fields: dict | None = field(default=None, repr=False)
+    unknown_fields: str = "forward"

@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from apps.inference.local import untranslate
-from apps.providers.models import Provider
+from apps.providers.models import CATALOGUE_NAMES, Provider
 
 # The request paths under a base URL (the SDK and the adapter use the same).
 SUBPATHS = {"completions": "completions", "chat": "chat/completions"}
@@ -38,6 +38,10 @@ SDK_PARAMS = {
         "max_completion_tokens", "max_tokens", "n", "parallel_tool_calls", "presence_penalty",
         "response_format", "seed", "stop", "stream", "stream_options", "temperature",
         "tool_choice", "tools", "top_logprobs", "top_p", "user",
+        # OpenAI's newer fields (beyond the seed documents).
+        "audio", "metadata", "modalities", "moderation", "prediction", "prompt_cache_key",
+        "prompt_cache_options", "prompt_cache_retention", "reasoning_effort",
+        "safety_identifier", "service_tier", "store", "verbosity", "web_search_options",
     }),
 }
 
@@ -89,8 +93,10 @@ def sent_body(model, endpoint, body):
 
     accepted = None if model.accepted_fields is None else frozenset(model.accepted_fields)
     # No key: only the body is needed, and it never holds one.
+    # Extras are forwarded or dropped as the provider's policy says.
     target = Target(kind=model.provider.kind, base_url=model.provider.base_url,
-                    model=model.upstream_id, accepted_fields=accepted)
+                    model=model.upstream_id, accepted_fields=accepted,
+                    known_fields=CATALOGUE_NAMES, unknown_fields=model.provider.extras_policy)
     return wire_body(target, endpoint, body)
 
 

@@ -38,6 +38,33 @@ def clean_body(mode, model, body):
     return clean
 
 
+MAX_TOOL_NAME = 64  # OpenAI's limit on a function name
+
+
+def clean_tool_mocks(mocks):
+    """Saved tool results, {tool name: {"result": any JSON, "auto": bool}}: what
+    the playground's tool-call loop answers a call with (automatically when
+    "auto"). Kept beside the body, never sent upstream. Raises ValidationFailed."""
+    if mocks is None:
+        return {}
+    if not isinstance(mocks, dict):
+        raise ValidationFailed([FieldError("tool_mocks", "tool_mocks must be an object")])
+    errors = []
+    for name, mock in mocks.items():
+        where = f"tool_mocks.{name}"
+        if not name or len(name) > MAX_TOOL_NAME:
+            errors.append(FieldError("tool_mocks", f"a tool name must be 1 to {MAX_TOOL_NAME} "
+                                                   "characters"))
+        elif not isinstance(mock, dict) or "result" not in mock:
+            errors.append(FieldError(where, f"{where} must be an object with a result"))
+        elif not isinstance(mock.get("auto", False), bool):
+            errors.append(FieldError(where, f"{where}.auto must be true or false"))
+    if errors:
+        raise ValidationFailed(errors)
+    return {name: {"result": m["result"], "auto": m.get("auto", False)}
+            for name, m in mocks.items()}
+
+
 class PresetQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(owner=user)
@@ -79,17 +106,20 @@ class Preset(models.Model):
 
     @classmethod
     def create(cls, owner, name, description, mode, model, body, forked_from=None,
-               model_name=None):
-        """A new preset with its first version. `body` must be clean (see clean_body)."""
+               model_name=None, tool_mocks=None):
+        """A new preset with its first version. `body` must be clean (see
+        clean_body), and `tool_mocks` too (see clean_tool_mocks)."""
         with transaction.atomic():
             preset = cls.objects.create(
                 owner=owner, name=name, description=description, mode=mode,
                 forked_from=forked_from,
             )
-            preset.add_version(name, description, mode, model, body, model_name=model_name)
+            preset.add_version(name, description, mode, model, body, model_name=model_name,
+                               tool_mocks=tool_mocks)
         return preset
 
-    def add_version(self, name, description, mode, model, body, model_name=None):
+    def add_version(self, name, description, mode, model, body, model_name=None,
+                    tool_mocks=None):
         with transaction.atomic():
             # Locks the preset row, so two saves cannot take the same number.
             Preset.objects.select_for_update().filter(pk=self.pk).first()
@@ -97,7 +127,7 @@ class Preset(models.Model):
             version = PresetVersion.objects.create(
                 preset=self, number=number, name=name, description=description, mode=mode,
                 model=model, model_name=model_name or (model.display_name if model else ""),
-                body=body,
+                body=body, tool_mocks=tool_mocks or {},
             )
             self.name, self.description, self.mode = name, description, mode
             self.updated = timezone.now()
@@ -133,7 +163,7 @@ class Preset(models.Model):
         # model_name too: if the model was deleted since, the fork still says what it was.
         return Preset.create(
             user, name, v.description, v.mode, v.model, v.body, forked_from=self,
-            model_name=v.model_name,
+            model_name=v.model_name, tool_mocks=v.tool_mocks,
         )
 
     def as_export(self):
@@ -154,6 +184,9 @@ class PresetVersion(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     # The clean body (every set field, prompt or messages included), without model.
     body = models.JSONField(default=dict)
+    # Saved tool results for the tool-call loop (see clean_tool_mocks): beside
+    # the body, because the body is exactly what is sent upstream.
+    tool_mocks = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -174,10 +207,13 @@ class PresetVersion(models.Model):
         return {"model": self.model.upstream_id if self.model else self.model_name, **self.body}
 
     def as_export(self):
-        return {
+        entry = {
             "name": self.name,
             "description": self.description,
             "mode": self.mode,
             "model": self.model.display_name if self.model else self.model_name,
             "body": self.body,
         }
+        if self.tool_mocks:
+            entry["tool_mocks"] = self.tool_mocks
+        return entry

@@ -14,11 +14,11 @@ from apps.cases.models import EXPECTED, Assertion, Case
 from apps.catalog import ValidationFailed
 from apps.providers.models import Model
 
-from .models import EXPORT_FORMAT, EXPORT_VERSION, MODES, Preset, clean_body
+from .models import EXPORT_FORMAT, EXPORT_VERSION, MODES, Preset, clean_body, clean_tool_mocks
 
 MAX_IMPORT_BYTES = 2_000_000
 MAX_IMPORT_PRESETS = 500
-ENTRY_KEYS = {"name", "description", "mode", "model", "body", "cases", "assertions"}
+ENTRY_KEYS = {"name", "description", "mode", "model", "body", "tool_mocks", "cases", "assertions"}
 MAX_CASES = 10_000
 
 
@@ -86,7 +86,7 @@ def _entries(data):
 
 
 def _check(i, entry, errors):
-    """(name, description, mode, model, clean body) or None, adding to errors."""
+    """(name, description, mode, model, clean body, tool mocks) or None, adding to errors."""
     where = f"presets[{i}]"
     if not isinstance(entry, dict):
         errors.append(f"{where} must be an object")
@@ -129,11 +129,15 @@ def _check(i, entry, errors):
             body = clean_body(mode, model, body)
         except ValidationFailed as e:
             errors.extend(f"{where}: {err.message}" for err in e.errors)
+    try:
+        tool_mocks = clean_tool_mocks(entry.get("tool_mocks"))
+    except ValidationFailed as e:
+        errors.extend(f"{where}: {err.message}" for err in e.errors)
     cases = _check_cases(where, entry.get("cases", []), errors)
     assertions = _check_assertions(where, entry.get("assertions", []), errors)
     if len(errors) > found:
         return None
-    return name.strip(), description, mode, model, body, cases, assertions
+    return name.strip(), description, mode, model, body, tool_mocks, cases, assertions
 
 
 def _check_cases(where, cases, errors):
@@ -182,8 +186,9 @@ def import_document(user, data):
         raise ImportRefused(errors)
     with transaction.atomic():
         presets = []
-        for name, description, mode, model, body, cases, assertions in checked:
-            preset = Preset.create(user, name, description, mode, model, body)
+        for name, description, mode, model, body, tool_mocks, cases, assertions in checked:
+            preset = Preset.create(user, name, description, mode, model, body,
+                                   tool_mocks=tool_mocks)
             Case.append(preset, cases)
             Assertion.objects.bulk_create(
                 Assertion(preset=preset, position=i, kind=kind, value=value, judge_model=judge)

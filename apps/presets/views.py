@@ -1,4 +1,8 @@
-"""Preset pages and the playground's "Save preset" and "View code" endpoints.
+"""Preset pages and the playground's "Save preset" and "View code" dialogs.
+
+The dialogs are Django forms (forms.py) rendered as partials: htmx loads one
+into the page's <dialog>, posts it, and swaps it again with its errors beside
+their fields; a post without htmx gets the same form inside a page.
 
 Owner pages find the preset with `get_own_preset` (404 for anyone else);
 a shared link is read by its token only and is read-only: open and fork.
@@ -6,23 +10,23 @@ a shared link is read by its token only and is read-only: open and fork.
 
 import json
 import re
+import uuid as uuidlib
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.catalog import ValidationFailed
 from apps.catalog.templating import MissingVariable, render_body
-from apps.providers.models import Model
 
 from .code import render_code, sent_body
 from .draft import Draft, open_in_playground
-from .models import MODES, Preset, clean_body
-from .transfer import MAX_IMPORT_BYTES, ImportRefused, export_json, import_document, parse
+from .forms import ImportForm, PlaygroundRequestForm, PresetNameForm, SavePresetForm
+from .models import Preset
+from .transfer import export_json
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -38,93 +42,25 @@ def get_shared_preset(token):
     return get_object_or_404(Preset.objects.shared(token))
 
 
-def _wants_json(request):
-    return request.content_type == "application/json" or "application/json" in request.headers.get(
-        "Accept", ""
-    )
+def _htmx(request):
+    return request.headers.get("HX-Request") == "true"
 
 
-class Refused(Exception):
-    def __init__(self, errors):
-        super().__init__(errors)
-        self.errors = errors  # [{"field", "message"}]
-
-
-def _payload(request):
-    """The posted form: JSON from the playground's script, or plain form
-    fields (with `body` as JSON text) from a page without it."""
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise Refused([{"field": "body", "message": "the request is not valid JSON"}]) from None
-        if not isinstance(data, dict):
-            raise Refused([{"field": "body", "message": "the request must be a JSON object"}])
-        return data
-    data = {k: request.POST.get(k) for k in ("name", "description", "mode", "model")}
-    try:
-        data["body"] = json.loads(request.POST.get("body") or "{}")
-    except ValueError:
-        raise Refused([{"field": "body", "message": "body is not valid JSON"}]) from None
-    return data
-
-
-def _model_and_body(data):
-    """The model and the clean body (without model) of a posted form."""
-    mode = data.get("mode")
-    if mode not in dict(MODES):
-        raise Refused([{"field": "mode", "message": "mode must be completions or chat"}])
-    model = (
-        Model.objects.enabled().for_endpoint(mode).select_related("provider")
-        .filter(uuid=_uuid(data.get("model"))).first()
-    )
-    if model is None:
-        raise Refused([{"field": "model", "message": f"choose a model that serves {mode}"}])
-    try:
-        return mode, model, clean_body(mode, model, data.get("body"))
-    except ValidationFailed as e:
-        raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
-
-
-def _uuid(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def _name_and_description(data):
-    name = data.get("name")
-    description = data.get("description") or ""
-    errors = []
-    if not isinstance(name, str) or not name.strip():
-        errors.append({"field": "name", "message": "give the preset a name"})
-    elif len(name) > 200:
-        errors.append({"field": "name", "message": "name must be at most 200 characters"})
-    if not isinstance(description, str):
-        errors.append({"field": "description", "message": "description must be text"})
-    if errors:
-        raise Refused(errors)
-    return name.strip(), description.strip()
-
-
-def _refused(request, errors):
-    if _wants_json(request):
-        return JsonResponse({"errors": errors}, status=400)
-    return render(request, "presets/refused.html", {"errors": errors}, status=400)
+def _save_dialog(request, form, preset=None, saved=None, status=200):
+    """The Save preset dialog (a partial for htmx, inside a page otherwise)."""
+    context = {"form": form, "preset": preset, "saved": saved}
+    template = "presets/_save_dialog.html" if _htmx(request) else "presets/save.html"
+    return render(request, template, context, status=status)
 
 
 def _saved(request, preset, version):
-    url = reverse("presets:detail", args=[preset.uuid])
-    if _wants_json(request):
-        return JsonResponse(
-            {"uuid": str(preset.uuid), "version": version.number, "name": preset.name, "url": url},
-            status=201,
-        )
-    messages.success(request, f"Saved {preset.name} (version {version.number}).")
-    return redirect(url)
+    if not _htmx(request):
+        messages.success(request, f"Saved {preset.name} (version {version.number}).")
+        return redirect("presets:detail", preset.uuid)
+    # The dialog stays open with a link to the preset; from now on it saves
+    # new versions of this one.
+    form = SavePresetForm(initial={"name": preset.name, "description": preset.description})
+    return _save_dialog(request, form, preset=preset, saved=version)
 
 
 # --- lists and pages -----------------------------------------------------------------
@@ -136,20 +72,26 @@ def preset_list(request):
     return render(request, "presets/list.html", {"presets": presets})
 
 
-@login_required
-def detail(request, uuid):
-    preset = get_own_preset(request.user, uuid)
+def _detail_context(request, preset):
     share_url = (
         request.build_absolute_uri(reverse("presets:shared", args=[preset.share_token]))
         if preset.is_shared else ""
     )
-    return render(request, "presets/detail.html", {
+    return {
         "preset": preset,
         "version": preset.latest,
         "versions": preset.versions.all(),
         "share_url": share_url,
         "owned": True,
-    })
+        "name_form": PresetNameForm(initial={"name": preset.name,
+                                             "description": preset.description}),
+    }
+
+
+@login_required
+def detail(request, uuid):
+    preset = get_own_preset(request.user, uuid)
+    return render(request, "presets/detail.html", _detail_context(request, preset))
 
 
 @login_required
@@ -159,7 +101,7 @@ def version_detail(request, uuid, number):
     if version is None:
         raise Http404
     return render(request, "presets/detail.html", {
-        "preset": preset, "version": version, "versions": preset.versions.all(), "owned": True,
+        **_detail_context(request, preset), "version": version,
         "old_version": version.number != preset.versions.count(),
     })
 
@@ -178,6 +120,8 @@ def _open(request, preset, version):
         raise Http404
     draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
                   title=preset.name)
+    # The tool-call loop's saved results come along (studio's page shows them).
+    request.tool_mocks = version.tool_mocks
     if preset.owner_id == request.user.pk:
         # The toolbar offers "save as a new version" of the preset it came from.
         request.opened_preset = preset
@@ -204,15 +148,23 @@ def open_shared(request, token):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def create(request):
-    try:
-        data = _payload(request)
-        name, description = _name_and_description(data)
-        mode, model, body = _model_and_body(data)
-    except Refused as e:
-        return _refused(request, e.errors)
-    preset = Preset.create(request.user, name, description, mode, model, body)
+    """GET: the Save preset dialog (`?preset=<uuid>`: one of the user's presets
+    the page was opened from, to offer a new version of it). POST: a new preset
+    from the playground's form."""
+    if request.method == "GET":
+        preset = None
+        if _uuid(request.GET.get("preset")):
+            preset = get_own_preset(request.user, _uuid(request.GET["preset"]))
+        initial = {"name": preset.name, "description": preset.description} if preset else {}
+        return _save_dialog(request, SavePresetForm(initial=initial), preset=preset)
+    form = SavePresetForm(request.POST)
+    if not form.is_valid():
+        return _save_dialog(request, form, status=400)
+    d = form.cleaned_data
+    preset = Preset.create(request.user, d["name"].strip(), d["description"].strip(), d["mode"],
+                           d["model"], d["body"], tool_mocks=d["tool_mocks"])
     return _saved(request, preset, preset.latest)
 
 
@@ -221,13 +173,12 @@ def create(request):
 def save_version(request, uuid):
     """A new version of the preset from the playground's current form."""
     preset = get_own_preset(request.user, uuid)
-    try:
-        data = _payload(request)
-        name, description = _name_and_description(data)
-        mode, model, body = _model_and_body(data)
-    except Refused as e:
-        return _refused(request, e.errors)
-    version = preset.add_version(name, description, mode, model, body)
+    form = SavePresetForm(request.POST)
+    if not form.is_valid():
+        return _save_dialog(request, form, preset=preset, status=400)
+    d = form.cleaned_data
+    version = preset.add_version(d["name"].strip(), d["description"].strip(), d["mode"],
+                                 d["model"], d["body"], tool_mocks=d["tool_mocks"])
     return _saved(request, preset, version)
 
 
@@ -236,14 +187,17 @@ def save_version(request, uuid):
 def edit(request, uuid):
     """A new version with a new name or description and the same form."""
     preset = get_own_preset(request.user, uuid)
-    try:
-        name, description = _name_and_description(request.POST)
-    except Refused as e:
-        return _refused(request, e.errors)
+    form = PresetNameForm(request.POST)
+    if not form.is_valid():
+        return render(request, "presets/detail.html", {
+            **_detail_context(request, preset), "name_form": form,
+        }, status=400)
     v = preset.latest
-    version = preset.add_version(name, description, v.mode, v.model, v.body,
-                                 model_name=v.model_name)
-    return _saved(request, preset, version)
+    version = preset.add_version(form.cleaned_data["name"].strip(),
+                                 form.cleaned_data["description"].strip(), v.mode, v.model,
+                                 v.body, model_name=v.model_name, tool_mocks=v.tool_mocks)
+    messages.success(request, f"Saved {preset.name} (version {version.number}).")
+    return redirect("presets:detail", preset.uuid)
 
 
 @login_required
@@ -312,20 +266,26 @@ def export_one(request, uuid):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def import_presets(request):
-    if request.method != "POST":
-        return render(request, "presets/import.html", {})
-    upload = request.FILES.get("file")
-    try:
-        if upload is None:
-            raise ImportRefused(["choose a file to import"])
-        if upload.size > MAX_IMPORT_BYTES:
-            raise ImportRefused([f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB"])
-        created = import_document(request.user, parse(upload.read()))
-    except ImportRefused as e:
-        return render(request, "presets/import.html", {"errors": e.errors}, status=400)
-    messages.success(request, f"Imported {len(created)} preset{'s' if len(created) != 1 else ''}.")
-    return redirect("presets:list")
+    """The import dialog (a partial for htmx, a page otherwise); every preset
+    of the file is checked first, and if one is wrong nothing is imported."""
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+    if request.method == "POST" and form.is_valid():
+        created = form.save(request.user)
+        if created is not None:
+            messages.success(
+                request, f"Imported {len(created)} preset{'s' if len(created) != 1 else ''}."
+            )
+            if _htmx(request):
+                # Close the dialog and show the list with the new presets.
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse("presets:list")
+                return response
+            return redirect("presets:list")
+    status = 400 if request.method == "POST" else 200
+    template = "presets/_import_dialog.html" if _htmx(request) else "presets/import.html"
+    return render(request, template, {"form": form}, status=status)
 
 
 # --- view code ----------------------------------------------------------------------------
@@ -334,23 +294,40 @@ def import_presets(request):
 @login_required
 @require_POST
 def code(request):
-    """The current playground form as curl, Python and JavaScript."""
+    """The View code dialog: the playground's current form as curl, Python
+    and JavaScript, or the errors that keep it from being a request."""
     try:
-        data = _payload(request)
-        if isinstance(data.get("variables"), dict) and isinstance(data.get("body"), dict):
-            # A template: the code is what a run would send, rendered.
-            try:
-                data["body"] = render_body(data["body"], data["variables"])
-            except MissingVariable as e:
-                raise Refused([{"field": "variables", "message": e.message}]) from None
-        mode, model, clean = _model_and_body(data)
-    except Refused as e:
-        if "application/json" in request.headers.get("Accept", ""):
-            return JsonResponse({"errors": e.errors}, status=400)
-        return render(request, "presets/_code.html", {"errors": e.errors}, status=400)
+        form = PlaygroundRequestForm(_rendered(request.POST))
+    except MissingVariable as e:
+        # A template: the code is what a run would send, rendered.
+        return render(request, "presets/_code_dialog.html", {"errors": [e.message]}, status=400)
+    if not form.is_valid():
+        return render(request, "presets/_code_dialog.html", {"errors": form.problems()},
+                      status=400)
+    mode, model, clean = (form.cleaned_data[k] for k in ("mode", "model", "body"))
     # Exactly what a run of this form would send and store.
     body = sent_body(model, mode, {"model": model.upstream_id, **clean})
     snippets = render_code(body, mode, model, gateway_url=request.build_absolute_uri("/v1"))
-    if "application/json" in request.headers.get("Accept", ""):
-        return JsonResponse(snippets)
-    return render(request, "presets/_code.html", {"snippets": snippets})
+    return render(request, "presets/_code_dialog.html", {"snippets": snippets})
+
+
+def _rendered(post):
+    """The posted playground form with its body rendered when the page sent
+    template values (static/js/variables.js). Raises MissingVariable."""
+    try:
+        variables = json.loads(post.get("variables") or "null")
+        body = json.loads(post.get("body") or "{}")
+    except ValueError:
+        return post
+    if not isinstance(variables, dict) or not isinstance(body, dict):
+        return post
+    post = post.copy()
+    post["body"] = json.dumps(render_body(body, variables))
+    return post
+
+
+def _uuid(value):
+    try:
+        return uuidlib.UUID(str(value))
+    except ValueError:
+        return None

@@ -49,6 +49,7 @@ class ProviderForm(forms.ModelForm):
             "base_url",
             "api_version",
             "enabled",
+            "unknown_fields",
             "api_key",
             "extra_headers",
             "connect_timeout",
@@ -124,6 +125,7 @@ class ProviderAdmin(admin.ModelAdmin):
     actions = ["test_connection", "discover_models"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "base_url", "api_version", "enabled"]}),
+        ("Extra parameters", {"fields": ["unknown_fields"]}),
         (
             "Secrets (encrypted at rest, write-only)",
             {"fields": ["key", "api_key", "clear_api_key", "headers", "extra_headers"]},

@@ -17,9 +17,16 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 
-from apps.catalog import ENDPOINTS, FIELDS
+from apps.catalog import ENDPOINTS, FIELDS, names_for
 from apps.inference import Target, Timeouts, list_models
-from apps.inference.local import LOCAL_ACCEPTED_FIELDS, local_model_id
+from apps.inference.client import list_model_entries
+from apps.inference.local import (
+    LLAMA_CPP_IGNORED,
+    LLAMA_CPP_OWNER,
+    LOCAL_ACCEPTED_FIELDS,
+    LOCAL_FIELD_NOTES,
+    local_model_id,
+)
 
 from .crypto import SecretUnreadable
 from .fields import EncryptedJSONField, EncryptedTextField, UnreadableSecret
@@ -37,6 +44,19 @@ MILLION = Decimal(1_000_000)
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 API_KEY = re.compile(r"^[\x21-\x7e]+$")
+
+# The catalogue's names per endpoint: the adapter treats any other body key
+# as an extra, which the provider's unknown_fields policy governs.
+CATALOGUE_NAMES = {endpoint: names_for(endpoint) for endpoint in ENDPOINTS}
+# Never "not accepted": without them there is no request.
+ALWAYS_ACCEPTED = frozenset({"model", "prompt", "messages", "stream", "stream_options"})
+# OpenAI's own API (and Azure's) refuse fields it does not know; these two of
+# the catalogue are vLLM/llama.cpp knobs from the gateway documents.
+OPENAI_HOSTS = {"api.openai.com"}
+NOT_OPENAI_FIELDS = {
+    "ignore_eos": "OpenAI has no ignore_eos (a vLLM and llama.cpp field)",
+    "repetition_penalty": "OpenAI has no repetition_penalty: use frequency_penalty",
+}
 
 
 def validate_base_url(value):
@@ -103,6 +123,12 @@ class Provider(models.Model):
         AZURE = "azure", "Azure OpenAI"
         LOCAL = "local", "Embedded"
 
+    class UnknownFields(models.TextChoices):
+        # The same words as apps.inference.client's FORWARD, DROP, REFUSE.
+        FORWARD = "forward", "Forward them"
+        DROP = "drop", "Drop them with a notice"
+        REFUSE = "refuse", "Refuse the request (400 naming the field)"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OPENAI)
@@ -141,6 +167,16 @@ class Provider(models.Model):
         help_text="How many requests of evaluation batches may be on their way to this "
         "provider at a time (all batch workers together).",
     )
+    unknown_fields = models.CharField(
+        "unknown fields",
+        max_length=10,
+        choices=UnknownFields.choices,
+        blank=True,
+        help_text="What to do with request fields outside the parameter catalogue (extra "
+        "parameters: top_k, min_p, ...). Blank: the kind's default, forward for self-hosted "
+        "OpenAI-compatible servers and the embedded model (vLLM and llama.cpp take or ignore "
+        "them), refuse for OpenAI and Azure (which answer 400 to them anyway).",
+    )
     enabled = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -150,6 +186,11 @@ class Provider(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.unknown_fields:
+            self.unknown_fields = self.default_unknown_fields()
+        super().save(*args, **kwargs)
 
     def clean(self):
         if self.base_url:
@@ -166,6 +207,21 @@ class Provider(models.Model):
             raise ValidationError({"base_url": "This provider needs a base URL."})
         if self.kind == self.Kind.AZURE and not self.api_version:
             self.api_version = AZURE_DEFAULT_API_VERSION
+
+    @property
+    def is_openai_platform(self):
+        """OpenAI's own API or Azure OpenAI, rather than a self-hosted server."""
+        if self.kind == self.Kind.AZURE:
+            return True
+        return self.kind == self.Kind.OPENAI and urlsplit(self.base_url).hostname in OPENAI_HOSTS
+
+    def default_unknown_fields(self):
+        return self.UnknownFields.REFUSE if self.is_openai_platform else self.UnknownFields.FORWARD
+
+    @property
+    def extras_policy(self):
+        """What happens to extra parameters: the staff's choice, else the kind's."""
+        return self.unknown_fields or self.default_unknown_fields()
 
     # -- secrets ----------------------------------------------------------
 
@@ -213,12 +269,31 @@ class Provider(models.Model):
             api_version=self.api_version or None,
             timeouts=self.timeouts(),
             accepted_fields=accepted_fields,
+            known_fields=CATALOGUE_NAMES,
+            unknown_fields=self.extras_policy,
         )
 
     def default_accepted_fields(self):
         if self.kind == self.Kind.LOCAL:
             return sorted(LOCAL_ACCEPTED_FIELDS)
         return None
+
+    def default_capabilities(self, owned_by=""):
+        """(accepted_fields, field_notes) a discovered model starts with, by
+        kind: the embedded model's from the adapter's own table; OpenAI and
+        Azure without the catalogue's two vLLM/llama.cpp fields; a llama.cpp
+        server (its /models says owned_by "llamacpp") without what llama.cpp
+        ignores, with the adapter's reasons; any other self-hosted server
+        (vLLM takes every field) everything."""
+        every = {f.name for f in FIELDS}
+        if self.kind == self.Kind.LOCAL:
+            return self.default_accepted_fields(), {}
+        if self.is_openai_platform:
+            return sorted(every - set(NOT_OPENAI_FIELDS)), dict(NOT_OPENAI_FIELDS)
+        if owned_by == LLAMA_CPP_OWNER:
+            notes = {name: LOCAL_FIELD_NOTES[name] for name in sorted(LLAMA_CPP_IGNORED)}
+            return sorted(every - LLAMA_CPP_IGNORED), notes
+        return None, {}
 
     # -- talking to the backend (through apps.inference) ------------------
 
@@ -236,19 +311,25 @@ class Provider(models.Model):
         New rows are disabled: a provider can list hundreds of models, and
         staff choose which ones users see. Returns (created, existing) lists.
         """
-        ids = self.fetch_model_ids()
+        target = self.target()  # an unreadable key fails here, before any request
+        owners = {}
+        for entry in async_to_sync(list_model_entries)(target):
+            owners.setdefault(entry["id"], entry["owned_by"])
         known = set(self.models.values_list("upstream_id", flat=True))
         created, existing = [], []
-        for upstream_id in dict.fromkeys(ids):  # unique, in the backend's order
+        for upstream_id, owned_by in owners.items():  # unique, in the backend's order
             if upstream_id in known:
                 existing.append(upstream_id)
                 continue
+            accepted, notes = self.default_capabilities(owned_by)
             created.append(
                 Model.objects.create(
                     provider=self,
                     upstream_id=upstream_id,
                     display_name=Model.free_display_name(upstream_id, self),
                     enabled=False,
+                    accepted_fields=accepted,
+                    field_notes=notes,
                 )
             )
         return created, existing
@@ -300,7 +381,15 @@ class Model(models.Model):
         blank=True,
         default=None,
         help_text="Catalogue field names this backend accepts; others are dropped with a "
-        "notice. Empty (null): all fields.",
+        "notice, and the playground shows them disabled. Empty (null): all fields.",
+    )
+    field_notes = models.JSONField(
+        "why fields are not accepted",
+        default=dict,
+        blank=True,
+        help_text='Why this model does not accept a field, shown on the disabled control: '
+        '{"echo": "llama.cpp ignores echo"}. The embedded model\'s own reasons apply where '
+        "this says nothing.",
     )
     is_default = models.BooleanField(
         "default", default=False, help_text="The model a new playground starts with."
@@ -375,6 +464,39 @@ class Model(models.Model):
             raise ValidationError(
                 {"accepted_fields": f"Not in the parameter catalogue: {', '.join(unknown)}."}
             )
+
+    def clean_fields(self, exclude=None):
+        super().clean_fields(exclude=exclude)
+        notes = self.field_notes
+        if not isinstance(notes, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in notes.items()
+        ):
+            raise ValidationError(
+                {"field_notes": 'A JSON object of field name to reason, e.g. {"echo": '
+                 '"llama.cpp ignores echo"}.'}
+            )
+
+    def capabilities(self):
+        """What the playground needs to adapt its form to this model: each
+        catalogue field it does not accept, with why, and the provider's
+        policy for extra parameters."""
+        accepted = self.accepted_fields
+        if accepted is None and self.provider.kind == Provider.Kind.LOCAL:
+            accepted = LOCAL_ACCEPTED_FIELDS
+        refused = {}
+        if accepted is not None:
+            accepted = set(accepted) | ALWAYS_ACCEPTED
+            for name in sorted({f.name for f in FIELDS} - accepted):
+                refused[name] = self.field_reason(name)
+        return {"refused": refused, "unknown_fields": self.provider.extras_policy}
+
+    def field_reason(self, name):
+        notes = self.field_notes if isinstance(self.field_notes, dict) else {}
+        if notes.get(name):
+            return notes[name]
+        if self.provider.kind == Provider.Kind.LOCAL and name in LOCAL_FIELD_NOTES:
+            return LOCAL_FIELD_NOTES[name]
+        return f"{self} does not accept {name}"
 
     def validate_constraints(self, exclude=None):
         # save() moves the default flag from the old default, so "another

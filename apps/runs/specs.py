@@ -8,7 +8,7 @@ import uuid
 
 from django.utils import timezone
 
-from apps.catalog import ValidationFailed, validate
+from apps.catalog import PATHS, ValidationFailed, extras_of, validate
 from apps.catalog.templating import MissingVariable, render_body
 from apps.history.assemble import prompt_text
 from apps.history.models import Conversation
@@ -56,6 +56,7 @@ def from_page(user, message):
         body = validate(mode, {"stream": True, **sent, "model": model.upstream_id})
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
+    _refuse_extras(model, mode, body)
     target = _target(model)
     if target is None:
         raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
@@ -110,6 +111,7 @@ def for_batch(user, model, mode, body, template=None):
         body = validate(mode, {"stream": True, **body, "model": model.upstream_id})
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
+    _refuse_extras(model, mode, body)
     target = _target(model)
     if target is None:
         raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
@@ -117,6 +119,19 @@ def for_batch(user, model, mode, body, template=None):
     return Spec(owner=user, endpoint=mode, model=model, target=target, body=body,
                 streams=body.get("stream", True) is not False, source="evals",
                 template=template)
+def _refuse_extras(model, mode, body):
+    """The page hears at once, next to its Extra parameters, what a provider
+    that refuses unknown fields would refuse (the adapter refuses them too,
+    for the gateway: a 400 naming the field)."""
+    if model.provider.extras_policy != model.provider.UnknownFields.REFUSE:
+        return
+    extras = extras_of(mode, body)
+    if extras:
+        raise Refused([
+            {"field": name, "message": f"{name} is not a field of {PATHS[mode]}, and "
+             f"{model.provider.name} refuses fields beyond the catalogue's"}
+            for name in extras
+        ])
 
 
 def for_gateway(key, model, endpoint, body):

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.chat, name="chat"),
     path("completions/", views.completions, name="completions"),
     path("c/<uuid:uuid>/", views.conversation, name="conversation"),
+    path("tokens/", views.token_count, name="token_count"),
 ]

@@ -3,14 +3,18 @@
 past results."""
 
 import json
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
 
-from apps.catalog import GROUPS, fields_for
+from apps.catalog import GROUPS, extras_of, fields_for
 from apps.history.models import Conversation, Run
 from apps.history.render import result_context
+from apps.inference.tokenize import count_prompt_tokens
 from apps.providers.models import Model
 
 GROUP_TITLES = {
@@ -19,6 +23,7 @@ GROUP_TITLES = {
     "penalties": "Penalties",
     "output": "Output",
     "advanced": "Advanced",
+    "newer": "OpenAI's newer fields (beyond the seed documents)",
 }
 # Controls drawn in the main editor column rather than in a parameter group.
 EDITOR_FIELDS = {"model", "prompt", "messages", "suffix"}
@@ -82,6 +87,8 @@ def playground(request, mode, conv=None, form=None, title=""):
         live_run, last_run = last_run, None
     context = {
         "mode": mode,
+        # The nav marks the mode whichever url opened the page (a preset, a re-run).
+        "section": mode,
         "models": models,
         "selected_model": selected,
         "model_error": model_error,
@@ -98,6 +105,9 @@ def playground(request, mode, conv=None, form=None, title=""):
         "max_message_bytes": settings.PLAYGROUND_MAX_MESSAGE_BYTES,
         "last_result": result_context(last_run) if last_run else None,
         "fields_json": [f.as_dict() for f in fields],
+        # The form adapts to the model (static/js/capabilities.js).
+        "capabilities": {str(m.uuid): m.capabilities() for m in models},
+        "extras": {k: body[k] for k in extras_of(mode, body)},
     }
     return render(request, "studio/playground.html", context)
 
@@ -115,3 +125,30 @@ def _prompts(body):
     if isinstance(prompt, str):
         return [prompt]
     return [""]
+
+
+@login_required
+@require_POST
+def token_count(request):
+    """The prompt's token count for the page's counter: {"tokens": n}, or
+    {"tokens": null} when the model's backend cannot tokenize (only the
+    embedded model can) or the input cannot be counted yet."""
+    try:
+        data = json.loads(request.body)
+        mode = {"chat": "chat", "completions": "completions"}[data["mode"]]
+        model_uuid = uuid.UUID(str(data["model"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return JsonResponse({"tokens": None, "error": "send mode, model and the input as JSON"},
+                            status=400)
+    model = (
+        Model.objects.enabled().for_endpoint(mode).select_related("provider")
+        .filter(uuid=model_uuid).first()
+    )
+    if model is None:
+        return JsonResponse({"tokens": None})
+    try:
+        target = model.target()
+    except Exception:  # unreadable secrets: the run itself reports them
+        return JsonResponse({"tokens": None})
+    key = "messages" if mode == "chat" else "prompt"
+    return JsonResponse({"tokens": count_prompt_tokens(target, mode, {key: data.get(key)})})

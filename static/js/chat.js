@@ -1,6 +1,8 @@
 // The chat page's message list editor: add, remove, reorder, edit messages
 // (system, user, assistant, tool; name; tool_call_id; assistant tool_calls;
 // content as text or as content blocks). playground.js reads it on Run.
+// A reply that calls tools gets a result form per call (toolform.js): the
+// tool-call loop, below.
 (function () {
   "use strict";
 
@@ -60,16 +62,105 @@
     button.disabled = true;
   });
 
+  // ---- the tool-call loop: a reply that calls tools gets a form per call
+  // (toolform.js); sending them adds a tool message per call and runs the
+  // next turn, in the same conversation (the page's hidden `conversation`).
+
+  // Automatic turns in a row (mocks on auto-reply) before the page waits for
+  // the user: a model that calls a tool for ever must not run for ever.
+  const MAX_AUTO_TURNS = 5;
+  let autoTurns = 0;
+
+  function declaredTools() {
+    const tools = {};
+    try {
+      const list = JSON.parse(document.querySelector("[data-field=tools]")?.value || "[]");
+      for (const t of Array.isArray(list) ? list : []) if (t && t.function) tools[t.function.name] = t.function;
+    } catch (e) { /* not JSON yet: every call is edited as JSON */ }
+    return tools;
+  }
+
+  function sendResults(panels, status) {
+    const results = panels.map((p) => p.read());
+    if (results.some((r) => r.errors.length)) {
+      status.textContent = "Some results are not valid; see the fields.";
+      return;
+    }
+    // This turn's tool messages (after the last assistant one): ids repeat across turns.
+    const rows = [...list.querySelectorAll(".message")];
+    const turn = rows.slice(rows.findLastIndex((r) => r.dataset.role === "assistant") + 1);
+    panels.forEach((p, i) => {
+      const content = JSON.stringify(results[i].value === undefined ? null : results[i].value);
+      const row = turn.find((r) => r.dataset.role === "tool" && r.querySelector("[data-m=tool_call_id]").value === p.call.id);
+      if (row) row.querySelector("[data-m=content]").value = content;
+      else add({ role: "tool", content, tool_call_id: p.call.id });
+    });
+    window.Playground.run();
+  }
+
+  function toolLoop(result, reply, mayAuto) {
+    const tools = declaredTools();
+    const panels = reply.tool_calls.map((call) => window.ToolForm.panel(call, tools[call.function?.name]));
+    const first = result.querySelector('.choice-final[data-index="0"]') || result;
+    for (const p of panels) {
+      const shown = [...first.querySelectorAll(".tool-call")].find((c) => c.dataset.id === p.call.id);
+      (shown || first).append(p.el);
+    }
+    const status = Object.assign(document.createElement("span"), { className: "muted tool-loop-status", role: "status" });
+    const send = Object.assign(document.createElement("button"), {
+      type: "button", className: "tool-loop-send", title: "Enter",
+      textContent: panels.length > 1 ? "Send results and continue" : "Send result and continue",
+    });
+    send.addEventListener("click", () => sendResults(panels, status));
+    const box = Object.assign(document.createElement("div"), { className: "tool-loop" });
+    box.append(send, status);
+    first.append(box);
+    // Enter in a one-line result field (Ctrl/Cmd+Enter in any) sends the
+    // results, rather than the run form without them.
+    first.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || !e.target.closest(".tool-form")) return;
+      if (!e.target.matches("input") && !(e.ctrlKey || e.metaKey)) return;
+      e.preventDefault();
+      e.stopPropagation();
+      sendResults(panels, status);
+    });
+    if (mayAuto && panels.every((p) => p.mock?.auto)) {
+      if (autoTurns < MAX_AUTO_TURNS) {
+        autoTurns += 1;
+        status.textContent = "Answered with the saved mocks.";
+        setTimeout(() => sendResults(panels, status));
+      } else {
+        status.textContent = `Stopped after ${MAX_AUTO_TURNS} automatic turns in a row; send to go on.`;
+        autoTurns = 0;
+      }
+    } else {
+      autoTurns = 0;
+      panels[0]?.el.querySelector("input, select, textarea")?.focus();
+    }
+  }
+
   window.ChatEditor = {
     add,
-    // The reply joins the conversation, then an empty user turn to go on with.
+    // The reply joins the conversation, then an empty user turn to go on with,
+    // or, when it calls tools, a form for each result.
     afterReply(result, reply) {
       if (!reply) return;
       add(reply);
+      if (reply.tool_calls && window.ToolForm) {
+        toolLoop(result, reply, true);
+        return;
+      }
+      autoTurns = 0;
       if (!reply.tool_calls) add({ role: "user", content: "" }).querySelector("[data-m=content]").focus();
     },
   };
 
   const initial = JSON.parse(document.getElementById("initial-messages").textContent);
   initial.forEach((m) => add(m));
+  // Reopened on a reply that called tools: its forms are back (no auto-reply).
+  const last = initial[initial.length - 1];
+  const shown = document.getElementById("result");
+  if (last && last.role === "assistant" && last.tool_calls && window.ToolForm && shown?.querySelector(".tool-call")) {
+    toolLoop(shown, last, false);
+  }
 })();

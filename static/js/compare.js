@@ -92,8 +92,17 @@
     };
     el.dataset.pane = config.id;
     el.querySelector(".pane-model").value = config.model || "";
+    window.Controls?.sliders(el);
     setBody(pane, config.body || {});
+    adapt(pane);
     return pane;
+  }
+
+  // The pane's fields its model does not accept: disabled with the reason,
+  // kept, and not sent (static/js/capabilities.js, as on the playground).
+  function adapt(pane) {
+    window.Capabilities?.adapt(pane.el, $(pane, ".pane-model").value);
+    countParams(pane);
   }
 
   function newId() {
@@ -130,12 +139,21 @@
     }
   }
 
+  // A value set from here, not typed: a slider beside the box follows it
+  // (a change event that does not bubble, so it is not synced again).
+  function setValue(el, value) {
+    el.value = value;
+    el.dispatchEvent(new Event("change"));
+  }
+
   function setBody(pane, body) {
     pane.el.querySelectorAll("[data-field]").forEach((el) => {
-      el.value = controlText(el, body[el.dataset.field]);
+      setValue(el, controlText(el, body[el.dataset.field]));
     });
     countParams(pane);
   }
+
+  function unaccepted(el) { return Boolean(el.closest(".unaccepted")); }
 
   function fieldError(pane, name, message) {
     const slot = pane && name ? $(pane, `[data-error-for="${CSS.escape(String(name).split(/[.[]/)[0])}"]`) : null;
@@ -150,6 +168,7 @@
     const body = {};
     let bad = false;
     pane.el.querySelectorAll("[data-field]").forEach((el) => {
+      if (unaccepted(el)) return; // this pane's model does not take it
       const name = el.dataset.field;
       const raw = el.value;
       if (el.validity && el.validity.badInput) { fieldError(pane, name, `${name} must be a number`); bad = true; return; }
@@ -176,14 +195,15 @@
   }
 
   function countParams(pane) {
-    const set = [...pane.el.querySelectorAll("[data-field]")].filter((el) => el.value.trim() !== "").length;
+    const set = [...pane.el.querySelectorAll("[data-field]")]
+      .filter((el) => el.value.trim() !== "" && !unaccepted(el)).length;
     $(pane, ".param-count").textContent = set ? `(${set} set)` : "";
   }
 
   function syncValue(source, name) {
     for (const pane of panes) {
       const el = $(pane, `[data-field="${CSS.escape(name)}"]`);
-      if (el && el !== source) { el.value = source.value; countParams(pane); }
+      if (el && el !== source) { setValue(el, source.value); countParams(pane); }
     }
   }
 
@@ -212,6 +232,8 @@
     countParams(paneOf(el));
   });
   panesEl.addEventListener("change", (e) => {
+    const picker = e.target.closest(".pane-model");
+    if (picker) { adapt(paneOf(picker)); return; }
     const box = e.target.closest("[data-sync]");
     if (box) {
       setSynced(box.dataset.sync, box.checked);
@@ -244,8 +266,9 @@
     const pane = makePane({ id: newId(), model: "", body: {} });
     const { model, raw } = rawConfig(source);
     pane.el.querySelector(".pane-model").value = model;
-    pane.el.querySelectorAll("[data-field]").forEach((el) => { el.value = raw[el.dataset.field] ?? ""; });
+    pane.el.querySelectorAll("[data-field]").forEach((el) => setValue(el, raw[el.dataset.field] ?? ""));
     pane.el.querySelectorAll("[data-sync]").forEach((box) => { box.checked = synced.has(box.dataset.sync); });
+    adapt(pane);
     // A pane added mid-conversation starts from the first round's messages.
     pane.thread = continued ? [...sharedMessages] : null;
     countParams(pane);

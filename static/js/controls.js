@@ -1,8 +1,57 @@
 // The parameter controls that need a little behaviour: stop sequences and
 // logit_bias filled from the saved form, tool_choice offering the tools'
-// names, response_format's schema editor, several prompts.
+// names, response_format's schema editor, several prompts, sliders beside
+// numeric fields, and the prompt's token count.
 (function () {
   "use strict";
+
+  // Numeric fields with a documented range: a slider beside the number box.
+  // The box is what is sent (the slider has no data-field); the slider only
+  // sets it. An empty box is "unset" and sends nothing: the slider then rests
+  // on the default, dimmed, until it is moved.
+  function sliderStep(min, max, integer) {
+    if (integer) return 1;
+    return 10 ** Math.floor(Math.log10((max - min) / 100));  // 0..2 -> 0.01, -100..100 -> 1
+  }
+  function decimals(step) {
+    return step >= 1 ? 0 : Math.round(-Math.log10(step));
+  }
+  function sliders(root) {
+    root.querySelectorAll("[data-slider-for]").forEach((slider) => {
+      const wrap = slider.closest(".number-control");
+      const box = wrap.querySelector("[data-field]");
+      const min = Number(slider.min);
+      const max = Number(slider.max);
+      const step = sliderStep(min, max, slider.dataset.integer === "1");
+      slider.step = String(step);
+      if (slider.dataset.exclusiveMin !== undefined) slider.min = String(min + step);
+      const rest = slider.dataset.default !== "" ? Number(slider.dataset.default) : min;
+
+      function fromBox() {
+        const raw = box.value.trim();
+        const n = Number(raw);
+        const unset = raw === "" && !box.validity.badInput;
+        wrap.classList.toggle("is-unset", unset);
+        if (unset) slider.value = String(rest);
+        else if (raw !== "" && Number.isFinite(n)) slider.value = String(Math.min(max, Math.max(min, n)));
+      }
+      slider.addEventListener("input", () => {
+        box.value = String(Number(Number(slider.value).toFixed(decimals(step))));
+        wrap.classList.remove("is-unset");
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+      box.addEventListener("input", fromBox);
+      box.addEventListener("change", fromBox);
+      wrap.querySelector("[data-unset]")?.addEventListener("click", () => {
+        box.value = "";
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+        box.focus();
+      });
+      fromBox();
+    });
+  }
+  // Compare's panes are made on the page: each gets its sliders from here.
+  window.Controls = { sliders };
 
   const form = document.getElementById("run-form");
   if (!form) return;
@@ -90,4 +139,59 @@
   prompts?.addEventListener("click", (e) => {
     if (e.target.closest(".remove-prompt")) e.target.closest(".prompt-row").remove();
   });
+
+  sliders(form);
+
+  // The prompt's token count, where the backend can tokenize (the embedded
+  // model): asked for a moment after typing stops, never while a key is held.
+  const counter = document.getElementById("token-count");
+  if (counter) {
+    let timer = null;
+    let asked = 0;
+    function input() {
+      if (form.dataset.mode === "chat") {
+        return {
+          messages: [...document.querySelectorAll("#messages .message")].map((row) => ({
+            role: row.querySelector("[data-m=role]").value,
+            content: row.querySelector("[data-m=content]").value,
+          })),
+        };
+      }
+      const texts = [...form.querySelectorAll("[data-prompt]")].map((t) => t.value);
+      if (form.querySelector("#prompt-tokens")?.checked) {
+        try { return { prompt: JSON.parse(texts[0]) }; } catch (e) { return null; }
+      }
+      return { prompt: texts.length === 1 ? texts[0] : texts };
+    }
+    async function count() {
+      const model = form.querySelector("[name=model]").value;
+      const payload = input();
+      if (!model || !payload) { counter.textContent = ""; return; }
+      const mine = ++asked;
+      try {
+        const response = await fetch(counter.dataset.url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]")?.value || "" },
+          body: JSON.stringify({ mode: form.dataset.mode, model, ...payload }),
+          credentials: "same-origin",
+        });
+        const data = await response.json();
+        if (mine !== asked) return;  // a newer count is on its way
+        counter.textContent = typeof data.tokens === "number"
+          ? `${data.tokens} prompt token${data.tokens === 1 ? "" : "s"}` : "";
+      } catch (e) {
+        if (mine === asked) counter.textContent = "";
+      }
+    }
+    function later(e) {
+      if (e && e.target.closest?.(".params")) return;  // parameters do not change the prompt
+      clearTimeout(timer);
+      timer = setTimeout(count, 400);
+    }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    const messages = document.getElementById("messages");
+    if (messages) new MutationObserver(() => later()).observe(messages, { childList: true });
+    later();
+  }
 })();

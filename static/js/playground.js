@@ -27,6 +27,7 @@
   let currentRun = null;
   let lastSeq = 0;
   let retries = 0;
+  let lastRequest = null; // the run message of the page's last run (branches continue it)
 
   // ---- the websocket ------------------------------------------------------
 
@@ -45,6 +46,7 @@
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
       socket = null;
+      branchesLost();
       if (!running) return;
       if (!started) {
         setRunning(false, "Connection lost before the run started; nothing was sent.");
@@ -211,6 +213,7 @@
   function collect() {
     const body = {};
     form.querySelectorAll("[data-field]").forEach((el) => {
+      if (el.closest(".unaccepted")) return; // the model does not take it (capabilities.js)
       const name = el.dataset.field;
       let value;
       switch (el.dataset.kind) {
@@ -225,6 +228,7 @@
       }
       if (value !== undefined) body[name] = value;
     });
+    if (window.Capabilities) Object.assign(body, window.Capabilities.extras(fieldError));
     return body;
   }
 
@@ -251,6 +255,7 @@
     const variables = window.Variables && window.Variables.values();  // a template (variables.js)
     if (variables) message.variables = variables;
     if (tooLarge(message)) return;
+    lastRequest = message;
     setRunning(true, "Starting…");
     send(message);
   }
@@ -288,55 +293,34 @@
       const calls = document.createElement("pre");
       calls.className = "tool-call-stream";
       col.append(head, text, calls);
-      // Columns in index order, whatever order the choices start in.
-      const after = [...output.children].find((c) => Number(c.dataset.index) > index);
+      // Columns in index order, whatever order the choices start in; the
+      // branches after them all.
+      const after = [...output.children].find((c) => c.classList.contains("branch") ||
+        Number(c.dataset.index) > index);
       output.insertBefore(col, after || null);
-      output.dataset.choices = output.children.length;
+      output.dataset.choices = output.querySelectorAll(".choice[data-index]").length;
     }
     return col;
   }
 
-  function fmtProb(logprob) {
-    return `${(Math.exp(logprob) * 100).toFixed(2)}%`;
-  }
-
-  // Tokens with their probabilities: one span per token, the alternatives on hover.
-  function tokenSpans(logprobs) {
-    const spans = [];
-    if (Array.isArray(logprobs.content)) {
-      for (const t of logprobs.content) {
-        const alts = (t.top_logprobs || []).map((a) => `${JSON.stringify(a.token)} ${fmtProb(a.logprob)}`);
-        spans.push([t.token, t.logprob, alts]);
-      }
-    } else if (Array.isArray(logprobs.tokens)) {
-      logprobs.tokens.forEach((token, i) => {
-        const top = (logprobs.top_logprobs || [])[i] || {};
-        const alts = Object.entries(top).map(([k, v]) => `${JSON.stringify(k)} ${fmtProb(v)}`);
-        spans.push([token, (logprobs.token_logprobs || [])[i], alts]);
-      });
+  // Text into a column: one span per token when logprobs came (the heatmap),
+  // plain text otherwise.
+  function append(col, m) {
+    const text = col.querySelector(".stream-text");
+    const spans = m.logprobs ? window.Heatmap.tokenSpans(m.logprobs) : [];
+    if (spans.length) {
+      text.append(...spans);
+      window.Heatmap.tokensAdded(text, output);
+      window.Candidates.counted(col, spans.length, true);
+    } else if (m.text) {
+      text.append(document.createTextNode(m.text));
+      window.Candidates.counted(col, 1, false);
     }
-    return spans.map(([token, logprob, alts]) => {
-      const span = document.createElement("span");
-      span.className = "token";
-      span.textContent = token;
-      if (typeof logprob === "number") {
-        span.dataset.prob = fmtProb(logprob);
-        span.title = `${JSON.stringify(token)} ${fmtProb(logprob)}` + (alts.length ? `\n${alts.join("\n")}` : "");
-      }
-      return span;
-    });
   }
 
   function onDelta(m) {
     const col = column(m.index);
-    const text = col.querySelector(".stream-text");
-    if (m.logprobs) {
-      const spans = tokenSpans(m.logprobs);
-      if (spans.length) text.append(...spans);
-      else if (m.text) text.append(document.createTextNode(m.text));
-    } else if (m.text) {
-      text.append(document.createTextNode(m.text));
-    }
+    append(col, m);
     if (m.tool_calls) {
       const pre = col.querySelector(".tool-call-stream");
       for (const call of m.tool_calls) {
@@ -347,6 +331,8 @@
   }
 
   function handle(m) {
+    // A branch's events go to its own column.
+    if (branches.has(m.ref) || branches.has(m.run)) { handleBranch(m); return; }
     // Another run's events (an older run of this socket) are not this page's.
     if (m.run && m.type !== "started" && m.run !== currentRun) return;
     if (m.seq) lastSeq = Math.max(lastSeq, m.seq);
@@ -359,6 +345,8 @@
         started = true;
         currentRun = m.run;
         lastSeq = 0;
+        window.Heatmap.clear(output);
+        window.Candidates.remove(output);
         form.querySelector("[name=conversation]").value = m.conversation;
         history.replaceState(null, "", `/c/${m.conversation}/`);
         statusLine.textContent = "Waiting for the first token…";
@@ -366,6 +354,9 @@
       case "delta":
         if (statusLine.textContent !== "Streaming…") statusLine.textContent = "Streaming…";
         onDelta(m);
+        break;
+      case "finish":
+        window.Candidates.finished(column(m.index), m.reason);
         break;
       case "notice": {
         const p = document.createElement("p");
@@ -392,17 +383,208 @@
       result.querySelectorAll(".choice-final").forEach((final) => {
         const col = output.querySelector(`.choice[data-index="${final.dataset.index}"]`);
         const md = final.querySelector(".markdown");
-        if (col && md && md.textContent.trim() !== "" && m.status === "completed") {
+        // A heatmap stays as it streamed (its tokens are what one inspects).
+        if (col && md && md.textContent.trim() !== "" && m.status === "completed" &&
+            !col.querySelector(".stream-text .token[data-prob]")) {
           col.querySelector(".stream-text").replaceWith(Object.assign(md, { className: "markdown stream-text" }));
         }
       });
       if (m.status === "completed") window.ChatEditor?.afterReply(result, m.reply);
+    }
+    // Two or more candidates: a word diff between any two of them.
+    window.Candidates.diffPicker(output, m.run);
+  }
+
+  // ---- branching from a token ---------------------------------------------------
+
+  // The request each run of this page was started with (its column's
+  // `request`): a branch continues it from a chosen token.
+  const branches = new Map(); // ref and run uuid -> branch
+  let branchCount = 0;
+
+  function branchRequest(col) {
+    return col.request || lastRequest;
+  }
+
+  // Column `col`, token `position` replaced by `token`: a new run that goes
+  // on from the text before it plus that token. Completions: the prompt plus
+  // that prefix. Chat: the conversation plus an assistant turn holding the
+  // prefix, which the backend continues (llama.cpp does; OpenAI's chat
+  // models answer it as a new turn instead).
+  function branch(col, position, token) {
+    const request = branchRequest(col);
+    if (!request) return;
+    // The text before the token: in a branch's column, what its request
+    // already holds (the prompt or assistant turn ends with it) plus the
+    // tokens before this one.
+    const tokens = [...col.querySelectorAll(".stream-text .token[data-prob]")];
+    const prefix = tokens.slice(0, position).map((t) => t.textContent).join("");
+    const body = JSON.parse(JSON.stringify(request.body));
+    // One continuation, streamed (a non-streamed chat continuation comes
+    // back with the prefix repeated); echo would repeat the prompt.
+    delete body.n; delete body.best_of; delete body.echo;
+    body.stream = true;
+    const shown = (col.branchPrefix || "") + prefix;
+    if (request.mode === "chat") {
+      const messages = body.messages || [];
+      const last = messages[messages.length - 1];
+      if (col.classList.contains("branch") && last && last.role === "assistant") {
+        last.content = `${last.content}${prefix}${token}`;
+      } else {
+        messages.push({ role: "assistant", content: `${prefix}${token}` });
+      }
+      body.messages = messages;
+    } else {
+      let prompt = body.prompt;
+      if (Array.isArray(prompt)) {
+        // Several prompts: choice i answers prompt floor(i / n).
+        const per = Number(request.body.n) || 1;
+        prompt = prompt[Math.floor(Number(col.dataset.index || 0) / per)];
+      }
+      if (typeof prompt !== "string") {
+        generalErrors.append(Object.assign(document.createElement("p"), {
+          className: "error", textContent: "Branching needs a text prompt (not token ids).",
+        }));
+        return;
+      }
+      body.prompt = `${prompt}${prefix}${token}`;
+    }
+    const ref = `branch-${branchCount + 1}`;
+    const message = { type: "run", ref, mode: request.mode, model: request.model, conversation: null, body };
+    if (tooLarge(message)) return;
+    branchCount += 1;
+    const b = { ref, run: null, col: branchColumn(col, position, token, shown), message };
+    b.col.request = message;
+    b.col.branchPrefix = `${shown}${token}`;
+    branches.set(ref, b);
+    send(message);
+  }
+
+  function branchColumn(from, position, token, prefix) {
+    const col = document.createElement("div");
+    col.className = "choice branch is-streaming";
+    col.dataset.branch = branchCount;
+    const head = document.createElement("div");
+    head.className = "choice-head";
+    const source = from.classList.contains("branch") ? `branch ${from.dataset.branch}` : `choice ${from.dataset.index}`;
+    head.textContent = `Branch ${branchCount} · from ${source}, token ${position + 1} → ${JSON.stringify(token)}`;
+    const text = document.createElement("div");
+    text.className = "stream-text";
+    // The text before the branch point, folded; then the chosen token.
+    if (prefix) {
+      const before = document.createElement("details");
+      before.className = "branch-before";
+      before.append(Object.assign(document.createElement("summary"), { textContent: "Text before the branch" }));
+      before.append(Object.assign(document.createElement("span"), { className: "branch-prefix", textContent: prefix }));
+      col.append(head, before);
+    } else {
+      col.append(head);
+    }
+    text.append(Object.assign(document.createElement("mark"), {
+      className: "branch-point", textContent: token, title: "The chosen alternative",
+    }));
+    const status = Object.assign(document.createElement("div"), { className: "branch-result muted", textContent: "Starting…" });
+    // Its own Stop: the page's Stop (Esc) is the main run's.
+    const stopBranch = Object.assign(document.createElement("button"), {
+      type: "button", className: "secondary branch-stop", textContent: "Stop", disabled: true,
+    });
+    stopBranch.addEventListener("click", () => {
+      if (col.dataset.run) send({ type: "stop", run: col.dataset.run });
+    });
+    col.append(text, status, stopBranch);
+    output.append(col);
+    return col;
+  }
+
+  // The socket dropped: a branch's run goes on on the server (and is kept in
+  // history) but this page no longer hears of it; say so.
+  function branchesLost() {
+    for (const b of new Set(branches.values())) {
+      if (!b.col.classList.contains("is-streaming")) continue;
+      b.col.classList.remove("is-streaming");
+      b.col.querySelector(".branch-stop").disabled = true;
+      const status = b.col.querySelector(".branch-result");
+      status.className = "branch-result error";
+      status.textContent = b.run ? "Connection lost; the branch goes on and is kept in history."
+        : "Connection lost before the branch started; nothing was sent.";
+    }
+  }
+
+  function handleBranch(m) {
+    const b = branches.get(m.ref) || branches.get(m.run);
+    const status = b.col.querySelector(".branch-result");
+    switch (m.type) {
+      case "errors":
+        status.className = "branch-result error";
+        status.textContent = m.errors.map((e) => (e.field ? `${e.field}: ` : "") + e.message).join("; ");
+        b.col.classList.remove("is-streaming");
+        b.col.querySelector(".branch-stop").remove();
+        break;
+      case "started":
+        b.run = m.run;
+        branches.set(m.run, b);
+        b.col.dataset.run = m.run;
+        b.col.querySelector(".branch-stop").disabled = false;
+        status.textContent = "Streaming…";
+        break;
+      case "delta":
+        if (m.index === 0) append(b.col, m);
+        break;
+      case "finish":
+        window.Candidates.finished(b.col, m.reason);
+        break;
+      case "error":
+        status.className = "branch-result error";
+        status.textContent = m.message;
+        break;
+      case "done":
+        b.col.classList.remove("is-streaming");
+        b.col.querySelector(".branch-stop").remove();
+        status.className = "branch-result";
+        // Server-rendered, sanitized: the branch's metrics.
+        if (m.html) status.innerHTML = m.html;
+        else status.textContent = `The run ended: ${m.status}.`;
+        break;
     }
   }
 
   // ---- wiring -------------------------------------------------------------------
 
   form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
+  window.Heatmap.attach(output, branch);
+  // A finished run shown again (a reload): its candidates' diff, and its
+  // heatmap and finish reasons as they streamed (from history).
+  const shownRun = result.querySelector(".result[data-run]");
+  if (shownRun) {
+    const run = shownRun.dataset.run;
+    redraw(run).finally(() => { if (!running && !currentRun) window.Candidates.diffPicker(output, run); });
+  }
+
+  async function redraw(run) {
+    let data;
+    try {
+      const response = await fetch(`/history/runs/${run}/tokens/`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      data = await response.json();
+    } catch (e) { return; }
+    // A new run started meanwhile: the page is its now.
+    if (running || currentRun || data.mode !== mode) return;
+    if (data.model) lastRequest = { type: "run", mode, model: data.model, conversation: null, body: data.body };
+    for (const c of data.choices) {
+      const spans = c.logprobs ? window.Heatmap.tokenSpans(c.logprobs) : [];
+      // Chat replies show as markdown; only a heatmap redraws one as tokens.
+      if (!spans.length && !output.querySelector(`.choice[data-index="${c.index}"]`)) continue;
+      const col = column(c.index);
+      if (spans.length) {
+        const text = col.querySelector(".stream-text");
+        text.textContent = "";
+        text.append(...spans);
+        window.Heatmap.tokensAdded(text, output);
+        window.Candidates.counted(col, spans.length, true);
+      }
+      if (c.finish_reason) window.Candidates.finished(col, c.finish_reason);
+    }
+  }
   stopButton.addEventListener("click", stop);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }

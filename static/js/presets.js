@@ -1,97 +1,31 @@
-// "Save preset" in the playground: the current form (window.Playground.collect(),
-// the model and the mode) is posted as JSON; the server validates it through
-// the catalogue and answers with the saved preset or the errors.
+// Save preset and View code post the playground's current form: the dialogs
+// themselves are Django-form partials that htmx loads into base.html's #modal
+// and posts; this adds the form (window.Playground.collect(), the model and
+// the mode) to whatever a [data-playground-request] element sends.
 (function () {
   "use strict";
 
-  const button = document.getElementById("save-preset-button");
   const form = document.getElementById("run-form");
-  if (!button || !form) return;
+  if (!form) return;
 
-  let dialog = null;
-
-  function csrfToken() {
-    return form.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
-  }
-
-  function setup() {
-    // The dialog has a form of its own, so it lives outside the run form.
-    const template = document.getElementById("preset-dialog-template");
-    document.body.append(template.content.cloneNode(true));
-    dialog = document.getElementById("preset-dialog");
-    dialog.querySelector("[name=name]").value = button.dataset.presetName || "";
-    dialog.querySelector("[name=description]").value = button.dataset.presetDescription || "";
-    dialog.querySelector("form").addEventListener("submit", onSubmit);
-  }
-
-  function showErrors(errors) {
-    const list = dialog.querySelector(".preset-errors");
-    list.textContent = "";
-    for (const e of errors) {
-      const li = document.createElement("li");
-      li.textContent = e.field && e.field !== "body" ? `${e.field}: ${e.message}` : e.message;
-      list.append(li);
-    }
-  }
-
-  async function onSubmit(e) {
-    const action = e.submitter?.value;
-    if (action === "close") return; // method=dialog closes it
-    e.preventDefault();
-    const saved = dialog.querySelector(".preset-saved");
-    saved.textContent = "";
-    showErrors([]);
+  document.addEventListener("htmx:configRequest", (e) => {
+    if (!e.detail.elt.closest("[data-playground-request]") || !window.Playground) return;
     let body;
-    window.Playground.clearErrors();
     try {
+      window.Playground.clearErrors();
       body = window.Playground.collect();
     } catch (err) {
-      showErrors([{ message: "Some fields are not valid; see the form." }]);
+      // The playground shows which field is wrong; say so where the user looks.
+      e.preventDefault();
+      const list = document.querySelector("#preset-dialog .preset-errors");
+      if (list) list.textContent = "Some fields are not valid; see the form.";
+      else document.getElementById("modal").textContent = "";
       return;
     }
-    const url = action === "version" ? button.dataset.versionUrl : button.dataset.url;
-    const payload = {
-      name: dialog.querySelector("[name=name]").value,
-      description: dialog.querySelector("[name=description]").value,
-      mode: form.dataset.mode,
-      model: form.querySelector("[name=model]").value,
-      body,
-    };
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-        body: JSON.stringify(payload),
-        credentials: "same-origin",
-      });
-    } catch (err) {
-      showErrors([{ message: "The server could not be reached." }]);
-      return;
-    }
-    const data = await response.json().catch(() => ({ errors: [{ message: `Not saved (${response.status}).` }] }));
-    if (!response.ok) {
-      showErrors(data.errors || [{ message: `Not saved (${response.status}).` }]);
-      return;
-    }
-    saved.textContent = `Saved “${data.name}”, version ${data.version}. `;
-    const link = Object.assign(document.createElement("a"), { href: data.url, className: "preset-link", textContent: "See the preset" });
-    saved.append(link);
-    // From now on this page can add versions to the preset just saved.
-    button.dataset.versionUrl = `${data.url}save/`;
-    if (!dialog.querySelector(".save-version")) {
-      const again = Object.assign(document.createElement("button"), {
-        type: "submit", value: "version", className: "save-version", textContent: "Save as a new version",
-      });
-      const saveNew = dialog.querySelector(".save-new");
-      saveNew.classList.add("secondary");
-      saveNew.before(again);
-    }
-  }
-
-  button.addEventListener("click", () => {
-    if (!dialog) setup();
-    dialog.showModal();
-    dialog.querySelector("[name=name]").focus();
+    e.detail.parameters.mode = form.dataset.mode;
+    e.detail.parameters.model = form.querySelector("[name=model]").value;
+    e.detail.parameters.body = JSON.stringify(body);
+    // The tool-call loop's saved results (toolform.js), kept beside the body.
+    if (window.ToolForm?.mocks) e.detail.parameters.tool_mocks = JSON.stringify(window.ToolForm.mocks);
   });
 })();

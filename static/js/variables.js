@@ -51,6 +51,15 @@
   new MutationObserver(draw).observe(form, { childList: true, subtree: true });
   draw();
 
+  // View code shows the request rendered: its post (presets.js fills in the
+  // form) carries the values too.
+  document.addEventListener("htmx:configRequest", (e) => {
+    const values = window.Variables.values();
+    if (values && e.detail.elt.closest("[data-playground-request]")) {
+      e.detail.parameters.variables = JSON.stringify(values);
+    }
+  });
+
   window.Variables = {
     names: () => names.slice(),
     // The values to send with a run: null when the body has no variable. An

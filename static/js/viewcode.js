@@ -1,5 +1,5 @@
 // "View code": the request as curl, Python and JavaScript, rendered by the
-// server (POST /presets/code/ for the playground's form; the run page has it
+// server (the playground's dialog, loaded with htmx; the run page has it
 // inline). Tabs and one-click copy buttons work wherever the snippets are.
 (function () {
   "use strict";
@@ -22,9 +22,7 @@
       return true;
     } catch (e) {
       // Older browsers, or no clipboard permission: select and copy.
-      const area = Object.assign(document.createElement("textarea"), { value: text });
-      area.style.position = "fixed";
-      area.style.opacity = "0";
+      const area = Object.assign(document.createElement("textarea"), { value: text, className: "visually-hidden" });
       document.body.append(area);
       area.select();
       const ok = document.execCommand("copy");
@@ -50,47 +48,6 @@
 
   initTabs(document);
 
-  // The playground's button.
-  const button = document.getElementById("view-code-button");
-  const form = document.getElementById("run-form");
-  if (!button || !form || !window.Playground) return;
-  let dialog = null;
-
-  button.addEventListener("click", async () => {
-    if (!dialog) {
-      document.body.append(document.getElementById("code-dialog-template").content.cloneNode(true));
-      dialog = document.getElementById("code-dialog");
-    }
-    const target = dialog.querySelector(".code-dialog-body");
-    let body;
-    try {
-      window.Playground.clearErrors();
-      body = window.Playground.collect();
-    } catch (err) {
-      target.textContent = "Some fields are not valid JSON; see the form.";
-      dialog.showModal();
-      return;
-    }
-    target.textContent = "Loading…";
-    if (!dialog.open) dialog.showModal();
-    try {
-      const response = await fetch(button.dataset.url, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          Accept: "text/html",
-          "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]")?.value || "",
-        },
-        // A template is shown rendered with the panel's values (variables.js).
-        body: JSON.stringify({ mode: form.dataset.mode, model: form.querySelector("[name=model]").value, body,
-                               variables: window.Variables && window.Variables.values() }),
-        credentials: "same-origin",
-      });
-      // Server-rendered and escaped by Django's templates.
-      target.innerHTML = await response.text();
-      initTabs(target);
-    } catch (err) {
-      target.textContent = "The server could not be reached.";
-    }
-  });
+  // The playground's dialog (presets:code, loaded into #modal by htmx).
+  document.addEventListener("htmx:afterSwap", (e) => initTabs(e.detail.target));
 })();

@@ -15,12 +15,12 @@ def chat(**fields):
     return {"model": "m", "messages": HELLO, **fields}
 
 
-def errors(endpoint, body) -> list[tuple[str, str]]:
+def errors(endpoint, body, **options) -> list[tuple[str, str]]:
     """(field, message) of every error; fails the test if the body is valid."""
     with pytest.raises(ValidationFailed) as caught:
-        validate(endpoint, body)
+        validate(endpoint, body, **options)
     return [(e.field, e.message) for e in caught.value.errors]
 
 
-def messages(endpoint, body) -> list[str]:
-    return [message for _field, message in errors(endpoint, body)]
+def messages(endpoint, body, **options) -> list[str]:
+    return [message for _field, message in errors(endpoint, body, **options)]

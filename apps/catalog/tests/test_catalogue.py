@@ -2,7 +2,17 @@ import json
 
 import pytest
 
-from apps.catalog import DOCUMENTS, ENDPOINTS, FIELDS, GROUPS, Field, Source, field, fields_for
+from apps.catalog import (
+    BEYOND_SEEDS,
+    DOCUMENTS,
+    ENDPOINTS,
+    FIELDS,
+    GROUPS,
+    Field,
+    Source,
+    field,
+    fields_for,
+)
 
 COMPLETIONS = """model prompt suffix max_tokens temperature top_p n stream stream_options logprobs
 echo stop presence_penalty frequency_penalty repetition_penalty best_of logit_bias user seed
@@ -10,13 +20,28 @@ ignore_eos""".split()
 CHAT = """model messages temperature max_tokens max_completion_tokens top_p frequency_penalty
 presence_penalty repetition_penalty stream stream_options n stop response_format seed logprobs
 top_logprobs logit_bias tools tool_choice parallel_tool_calls user""".split()
+# Beyond the seed documents: what OpenAI's current SDK sends on chat.
+CHAT_NEWER = """metadata store reasoning_effort verbosity service_tier prediction modalities
+audio prompt_cache_key prompt_cache_retention prompt_cache_options safety_identifier moderation
+web_search_options""".split()
 
 
 def test_it_has_exactly_the_fields_of_both_bodies():
     assert ENDPOINTS == ("completions", "chat")
     assert sorted(f.name for f in fields_for("completions")) == sorted(COMPLETIONS)
-    assert sorted(f.name for f in fields_for("chat")) == sorted(CHAT)
-    assert len(FIELDS) == len(COMPLETIONS) + len(CHAT)
+    assert sorted(f.name for f in fields_for("chat")) == sorted(CHAT + CHAT_NEWER)
+    assert len(FIELDS) == len(COMPLETIONS) + len(CHAT) + len(CHAT_NEWER)
+
+
+def test_it_marks_the_second_tier_as_beyond_the_seeds_in_a_group_of_its_own():
+    newer = [f for f in FIELDS if f.beyond_seeds]
+    assert sorted(f.name for f in newer) == sorted(CHAT_NEWER)
+    assert {f.group for f in newer} == {"newer"}
+    assert all(f.group != "newer" for f in FIELDS if not f.beyond_seeds)
+    assert all(f.sources == (Source(BEYOND_SEEDS, f.sources[0].says),) for f in newer)
+    assert "beyond the seed documents" in DOCUMENTS[BEYOND_SEEDS]
+    assert field("chat", "metadata").as_dict()["beyond_seeds"] is True
+    assert field("chat", "temperature").as_dict()["beyond_seeds"] is False
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -25,7 +50,8 @@ def test_it_lists_fields_in_form_order_grouped(endpoint):
     positions = [GROUPS.index(f.group) for f in fields]
     assert positions == sorted(positions)
     assert fields[0].name == "model"
-    assert {f.group for f in fields} == set(GROUPS)
+    assert {f.group for f in fields} == set(GROUPS) - ({"newer"} if endpoint == "completions"
+                                                        else set())
 
 
 def test_it_models_a_field_that_differs_per_endpoint_as_two_entries():

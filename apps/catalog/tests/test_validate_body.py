@@ -1,6 +1,6 @@
 import pytest
 
-from apps.catalog import FieldError, ValidationFailed, validate
+from apps.catalog import FieldError, ValidationFailed, extras_of, validate
 
 from .bodies import HELLO, chat, completions, errors, messages
 
@@ -56,25 +56,56 @@ def test_it_requires_model_and_the_input(endpoint, body, expected):
     assert errors(endpoint, body) == [expected]
 
 
-def test_it_rejects_unknown_top_level_keys():
-    assert errors("chat", chat(xyz=1)) == [("xyz", "xyz is not a field of /v1/chat/completions")]
-    assert messages("completions", completions(messages=HELLO)) == [
+def test_it_rejects_unknown_top_level_keys_when_extras_are_off():
+    strict = {"extras": False}
+    assert errors("chat", chat(xyz=1), **strict) == [
+        ("xyz", "xyz is not a field of /v1/chat/completions")]
+    assert messages("completions", completions(messages=HELLO), **strict) == [
         "messages is not a field of /v1/completions"]
     # A field of the other endpoint is still unknown here.
-    assert messages("chat", chat(prompt="p", echo=True)) == [
+    assert messages("chat", chat(prompt="p", echo=True), **strict) == [
         "prompt is not a field of /v1/chat/completions",
         "echo is not a field of /v1/chat/completions"]
 
 
+def test_it_keeps_unknown_top_level_keys_as_extras_after_the_catalogues_fields():
+    body = {"top_k": 5, "model": "m", "min_p": 0.1, "messages": HELLO, "temperature": 1,
+            "structured_outputs": {"choice": ["a", "b"]}, "unset_extra": None}
+    clean = validate("chat", body)
+    assert list(clean) == ["model", "messages", "temperature", "top_k", "min_p",
+                           "structured_outputs"]
+    assert clean["structured_outputs"] == {"choice": ["a", "b"]}
+    assert validate("chat", clean) == clean
+    # A field of the other endpoint is an extra here (vLLM's chat takes echo).
+    assert validate("chat", chat(echo=True))["echo"] is True
+    assert extras_of("chat", clean) == ["top_k", "min_p", "structured_outputs"]
+
+
+def test_it_refuses_an_extra_that_is_not_plain_json():
+    assert errors("chat", chat(top_k=float("nan"))) == [
+        ("top_k", "top_k must be a number (NaN and Infinity are not JSON)")]
+    assert errors("chat", chat(**{"x\ud800": 1})) == [
+        ("body", "the request body has a key that is not valid Unicode text")]
+
+
+def test_it_refuses_legacy_functions_with_what_to_send_instead():
+    assert errors("chat", chat(functions=[{"name": "f"}], function_call="auto")) == [
+        ("functions", 'functions is deprecated; send tools instead: [{"type": "function", '
+                      '"function": {...}}] for each function'),
+        ("function_call", 'function_call is deprecated; send tool_choice instead: "none", '
+                          '"auto", or {"type": "function", "function": {"name": ...}}'),
+    ]
+
+
 def test_it_shortens_a_huge_unknown_key_in_the_message():
-    (message,) = messages("chat", chat(**{"k" * 10_000: 1}))
+    (message,) = messages("chat", chat(**{"k" * 10_000: 1}), extras=False)
     assert len(message) < 100
 
 
 def test_it_reports_every_error_at_once():
     body = {"model": "", "messages": [], "temperature": "hot", "n": 1.5, "stop": ["a"] * 5,
             "top_logprobs": 3, "stream_options": {"include_usage": True}, "xyz": 1}
-    assert errors("chat", body) == [
+    assert errors("chat", body, extras=False) == [
         ("xyz", "xyz is not a field of /v1/chat/completions"),
         ("model", "model must not be empty"),
         ("messages", "messages must not be empty"),
@@ -111,13 +142,13 @@ def test_it_rejects_keys_that_are_not_strings(key):
 
 
 def test_it_keeps_messages_encodable_when_a_key_is_not():
-    ((name, message),) = errors("chat", chat(**{"x\ud800": 1}))
+    ((name, message),) = errors("chat", chat(**{"x\ud800": 1}), extras=False)
     assert message == "x? is not a field of /v1/chat/completions"
     message.encode("utf-8")
 
 
 def test_it_does_not_confuse_an_unknown_key_with_the_field_it_resembles():
-    assert errors("chat", chat(**{"temperature[0]": 1, "temperature": 5})) == [
+    assert errors("chat", chat(**{"temperature[0]": 1, "temperature": 5}), extras=False) == [
         ("temperature[0]", "temperature[0] is not a field of /v1/chat/completions"),
         ("temperature", "temperature must be between 0 and 2"),
     ]

@@ -154,7 +154,7 @@ def test_it_starts_a_comparison_from_a_run_or_preset_parameters(owner, fake_mode
 
 
 def test_it_keeps_spacing_and_marks_whole_words():
-    from apps.compare.diff import word_diff
+    from apps.history.diff import word_diff
 
     assert word_diff("a cat sat\nhere", "a dog sat\nhere") == [
         ("equal", "a "), ("delete", "cat "), ("insert", "dog "), ("equal", "sat\nhere"),

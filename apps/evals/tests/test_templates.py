@@ -1,6 +1,8 @@
 """A template run from the playground's websocket: rendered for the
 upstream, stored with its template and values; a missing value is refused."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -60,12 +62,15 @@ async def test_it_refuses_a_run_with_a_missing_variable_naming_it(
 
 def test_it_shows_the_rendered_request_in_view_code(client, owner, fake_model):
     client.force_login(owner)
-    response = client.post(
-        "/presets/code/",
-        {"mode": "completions", "model": str(fake_model.uuid),
-         "body": {"prompt": "Hello {{who}}"}, "variables": {"who": "Ada"}},
-        content_type="application/json", headers={"accept": "application/json"},
-    )
+    response = client.post("/presets/code/", {
+        "mode": "completions", "model": str(fake_model.uuid),
+        "body": json.dumps({"prompt": "Hello {{who}}"}), "variables": json.dumps({"who": "Ada"}),
+    })
     assert response.status_code == 200
-    assert "Hello Ada" in response.json()["curl"]
-    assert "{{who}}" not in response.json()["curl"]
+    assert "Hello Ada" in response.content.decode()
+    assert "{{who}}" not in response.content.decode()
+    missing = client.post("/presets/code/", {
+        "mode": "completions", "model": str(fake_model.uuid),
+        "body": json.dumps({"prompt": "Hello {{who}}"}), "variables": "{}",
+    })
+    assert 'the template variable &quot;who&quot; has no value' in missing.content.decode()

@@ -76,15 +76,20 @@ def test_it_shows_errors_and_saves_versions_from_the_playground(signed_in, app_u
     expect(page.locator("#preset-dialog .preset-errors")).to_contain_text("max_tokens")
     assert not Preset.objects.exists()
 
+    # The error is beside nothing of the dialog's own: the name stays as typed.
+    expect(page.locator("#preset-dialog [name=name]")).to_have_value("Greeting")
     page.keyboard.press("Escape")
     page.fill("[data-field=max_tokens]", "3")
     page.click("#save-preset-button")
+    page.fill("#preset-dialog [name=name]", "Greeting")
     page.click("#preset-dialog .save-new")
     expect(page.locator("#preset-dialog .preset-saved")).to_contain_text("version 1")
     expect(page.locator("#preset-dialog .preset-errors")).to_be_empty()
     page.keyboard.press("Escape")
     page.fill("[data-prompt]", "Hello again")
     page.click("#save-preset-button")
+    # Saved once, the dialog offers a new version of that preset, its name filled in.
+    expect(page.locator("#preset-dialog [name=name]")).to_have_value("Greeting")
     page.click("#preset-dialog .save-version")
     expect(page.locator("#preset-dialog .preset-saved")).to_contain_text("version 2")
     preset = Preset.objects.get()
@@ -175,3 +180,29 @@ def test_view_code_shows_the_request_that_was_sent(signed_in, app_url, owner, fa
     # The run's page, for the request as stored.
     page.goto(f"{app_url}/history/runs/{run.uuid}/")
     assert curl_json(page.locator("#code-curl").inner_text()) == run.request
+
+
+def test_it_imports_through_the_dialog_of_the_list(signed_in, app_url, owner, fake_model,
+                                                   tmp_path):
+    page = signed_in(owner)
+    page.goto(f"{app_url}/presets/")
+    page.click(".import-link")
+    dialog = page.locator("#modal")
+    expect(dialog.locator("#import-dialog")).to_be_visible()
+    document = {"format": "playground-presets", "version": 1, "presets": [{
+        "name": "From a file", "description": "", "mode": "completions", "model": "Echo",
+        "body": {"prompt": "Once", "temperature": 9},
+    }]}
+    dialog.locator("input[name=file]").set_input_files(files=[{
+        "name": "p.json", "mimeType": "application/json", "buffer": json.dumps(document).encode(),
+    }])
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".import-errors")).to_contain_text("temperature must be between 0 and 2")
+    document["presets"][0]["body"]["temperature"] = 0.5
+    dialog.locator("input[name=file]").set_input_files(files=[{
+        "name": "p.json", "mimeType": "application/json", "buffer": json.dumps(document).encode(),
+    }])
+    dialog.locator("button[type=submit]").click()
+    expect(page.locator(".preset-row")).to_contain_text("From a file")
+    expect(page.locator(".messages")).to_contain_text("Imported 1 preset.")
+    assert Preset.objects.get().latest.body["temperature"] == 0.5

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 
 import pytest
 
@@ -189,23 +190,32 @@ def curl_body(curl):
     return json.loads(re.search(r"<<'JSON'\n(.*)\nJSON\n", curl, re.S).group(1))
 
 
+def post_code(client, form):
+    """The View code button as htmx posts it: the playground's form as fields."""
+    return client.post("/presets/code/", {**form, "body": json.dumps(form["body"])},
+                       HTTP_HX_REQUEST="true")
+
+
+def snippet(html, lang):
+    """A snippet's text as the dialog shows it."""
+    start = html.index(f'id="code-{lang}">') + len(f'id="code-{lang}">')
+    return unescape(html[start:html.index("</pre>", start)])
+
+
 def test_the_code_endpoint_renders_the_form(client, owner, fake_model):
     client.force_login(owner)
     form = {"mode": "chat", "model": str(fake_model.uuid),
             "body": {"messages": [{"role": "user", "content": "Hi"}], "temperature": None,
                      "stream": True}}
-    response = client.post("/presets/code/", json.dumps(form), content_type="application/json",
-                           HTTP_ACCEPT="application/json")
-    snippets = response.json()
+    html = post_code(client, form).content.decode()
+    curl = snippet(html, "curl")
     # What a run of this form sends: the adapter asks for usage when streaming.
-    assert curl_body(snippets["curl"]) == {
+    assert curl_body(curl) == {
         "model": "echo-1", "messages": [{"role": "user", "content": "Hi"}], "stream": True,
         "stream_options": {"include_usage": True},
     }
-    assert "-N " in snippets["curl"]
-    html = client.post("/presets/code/", json.dumps(form),
-                       content_type="application/json").content.decode()
-    assert 'id="code-python"' in html and "data-copy" in html
+    assert "-N " in curl
+    assert 'id="code-dialog"' in html and 'id="code-python"' in html and "data-copy" in html
     assert "http://testserver/v1" not in html  # an OpenAI-kind provider: its own URL
 
 
@@ -215,21 +225,19 @@ def test_the_code_endpoint_leaves_out_what_the_model_does_not_take(client, owner
     client.force_login(owner)
     form = {"mode": "completions", "model": str(fake_model.uuid),
             "body": {"prompt": "x", "temperature": 0.5, "seed": 3, "stream": False}}
-    response = client.post("/presets/code/", json.dumps(form), content_type="application/json",
-                           HTTP_ACCEPT="application/json")
-    assert curl_body(response.json()["curl"]) == {"model": "echo-1", "prompt": "x",
-                                                  "temperature": 0.5}
+    html = post_code(client, form).content.decode()
+    assert curl_body(snippet(html, "curl")) == {"model": "echo-1", "prompt": "x",
+                                                "temperature": 0.5}
 
 
 def test_the_code_endpoint_shows_the_catalogues_errors(client, owner, fake_model):
     client.force_login(owner)
     form = {"mode": "completions", "model": str(fake_model.uuid),
             "body": {"prompt": "x", "temperature": 9}}
-    response = client.post("/presets/code/", json.dumps(form), content_type="application/json")
+    response = post_code(client, form)
     assert response.status_code == 400
     assert "temperature must be between 0 and 2" in response.content.decode()
-    response = client.post("/presets/code/", json.dumps({**form, "model": ""}),
-                           content_type="application/json", HTTP_ACCEPT="application/json")
-    assert response.json()["errors"] == [
-        {"field": "model", "message": "choose a model that serves completions"}
-    ]
+    response = post_code(client, {**form, "model": ""})
+    assert "choose a model that serves completions" in response.content.decode()
+    response = client.post("/presets/code/", {**form, "body": "{"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and "body is not valid JSON" in response.content.decode()

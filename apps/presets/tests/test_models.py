@@ -30,8 +30,10 @@ def test_it_validates_a_body_through_the_catalogue(fake_model):
         "messages": [{"role": "user", "content": "x"}]
     }
     with pytest.raises(ValidationFailed) as e:
-        clean_body("completions", fake_model, {"prompt": "x", "temperature": 9, "colour": 1})
-    assert {err.field for err in e.value.errors} == {"temperature", "colour"}
+        clean_body("completions", fake_model, {"prompt": "x", "temperature": 9, "n": 0})
+    assert {err.field for err in e.value.errors} == {"temperature", "n"}
+    # Extra parameters (provider fields) are kept, as the playground sends them.
+    assert clean_body("completions", fake_model, {"prompt": "x", "top_k": 5})["top_k"] == 5
 
 
 def test_it_shares_by_an_unguessable_token_and_revokes(preset):

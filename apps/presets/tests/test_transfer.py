@@ -4,6 +4,7 @@ import io
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.presets.models import Preset
 
@@ -74,8 +75,8 @@ def test_it_refuses_a_file_that_is_not_an_export(client, owner, content, reason)
 
 
 @pytest.mark.parametrize("changes,reason", [
-    ({"body": {"prompt": "x", "colour": "red"}},
-     'presets[1] (&quot;Imported&quot;): colour is not a field of /v1/completions'),
+    ({"body": {"prompt": "x", "max_tokens": -1}},
+     'presets[1] (&quot;Imported&quot;): max_tokens must be at least 0'),
     ({"body": {"prompt": "x", "temperature": 5}},
      "presets[1] (&quot;Imported&quot;): temperature must be between 0 and 2"),
     ({"model": "gpt-imaginary"}, 'unknown model &quot;gpt-imaginary&quot;'),
@@ -122,3 +123,20 @@ def test_it_requires_a_file(client, owner):
     client.force_login(owner)
     assert "choose a file" in client.post("/presets/import/").content.decode()
     assert client.get("/presets/import/").status_code == 200
+
+
+def test_the_import_dialog_is_a_form_posted_with_htmx(client, owner, fake_model):
+    client.force_login(owner)
+    html = client.get("/presets/import/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="import-dialog"' in html and "<html" not in html and 'name="file"' in html
+    # A wrong file: the dialog again, the reasons beside the file field.
+    bad = SimpleUploadedFile("presets.json", b"{not json", content_type="application/json")
+    response = client.post("/presets/import/", {"file": bad}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 400 and "<html" not in html
+    assert html.index('name="file"') < html.index("the file is not valid JSON")
+    # A good one: the dialog closes on the list, which shows it.
+    good = SimpleUploadedFile("presets.json", json.dumps([entry(fake_model)]).encode())
+    response = client.post("/presets/import/", {"file": good}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response["HX-Redirect"] == "/presets/"
+    assert "Imported 1 preset." in client.get("/presets/").content.decode()

@@ -16,43 +16,68 @@ CHAT_BODY = {
 }
 
 
-def post_json(client, url, data):
-    return client.post(url, json.dumps(data), content_type="application/json",
-                       HTTP_ACCEPT="application/json")
+def post_dialog(client, url, data):
+    """The Save preset dialog as htmx posts it: its fields, and the
+    playground's form as mode, model and body (JSON text)."""
+    data = {**data, "body": json.dumps(data["body"]) if "body" in data else ""}
+    return client.post(url, data, HTTP_HX_REQUEST="true")
 
 
 def save(client, fake_model, body=CHAT_BODY, mode="chat", name="Brief", url="/presets/new/"):
-    return post_json(client, url, {"name": name, "description": "d", "mode": mode,
-                                   "model": str(fake_model.uuid), "body": body})
+    return post_dialog(client, url, {"name": name, "description": "d", "mode": mode,
+                                     "model": str(fake_model.uuid), "body": body})
+
+
+def beside(html, field):
+    """The errors shown right after a field's control."""
+    control = html.index(f'name="{field}"')
+    end = html.index("</ul>", control)
+    return html[control:end]
 
 
 def test_it_saves_the_playground_form(client, owner, fake_model):
     client.force_login(owner)
     response = save(client, fake_model)
-    assert response.status_code == 201
+    assert response.status_code == 200
     preset = Preset.objects.get()
-    assert response.json() == {"uuid": str(preset.uuid), "version": 1, "name": "Brief",
-                               "url": f"/presets/{preset.uuid}/"}
+    html = response.content.decode()
+    assert "Saved “Brief”, version 1." in html
+    assert f'href="/presets/{preset.uuid}/"' in html
+    # From now on the dialog (and the toolbar's button) offer a new version of it.
+    assert f'hx-post="/presets/{preset.uuid}/save/"' in html
+    assert f'hx-get="/presets/new/?preset={preset.uuid}"' in html and "hx-swap-oob" in html
     assert preset.owner == owner and preset.mode == "chat"
     assert preset.latest.body == CHAT_BODY
     assert preset.latest.model == fake_model
 
 
+def test_the_dialog_is_a_form_loaded_into_the_page(client, owner, preset):
+    client.force_login(owner)
+    html = client.get("/presets/new/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="preset-dialog"' in html and "<html" not in html
+    assert 'name="name"' in html and 'name="description"' in html and "save-version" not in html
+    # Opened from one of my presets: its name, and a new version of it.
+    html = client.get(f"/presets/new/?preset={preset.uuid}", HTTP_HX_REQUEST="true").content
+    assert b'value="Haiku writer"' in html and b"Save as a new version" in html
+
+
 def test_it_refuses_an_invalid_form_with_the_catalogues_errors(client, owner, fake_model):
     client.force_login(owner)
-    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "colour": "red"},
+    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "functions": []},
                     name="")
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"field": "name", "message": "give the preset a name"}]
-    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "colour": "red"})
-    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
-    assert errors == {
-        "colour": "colour is not a field of /v1/chat/completions",
-        "temperature": "temperature must be between 0 and 2",
-    }
-    response = post_json(client, "/presets/new/", {"name": "x", "mode": "chat",
-                                                   "model": "nope", "body": CHAT_BODY})
-    assert response.json()["errors"][0]["field"] == "model"
+    html = response.content.decode()
+    assert "give the preset a name" in beside(html, "name")
+    response = save(client, fake_model, name="x" * 201)
+    assert "name must be at most 200 characters" in beside(response.content.decode(), "name")
+    response = save(client, fake_model, body={**CHAT_BODY, "temperature": 3, "functions": []})
+    errors = response.content.decode()
+    errors = errors[errors.index('class="preset-errors'):]
+    assert "functions is deprecated; send tools instead" in errors
+    assert "temperature must be between 0 and 2" in errors
+    response = post_dialog(client, "/presets/new/", {"name": "x", "mode": "chat",
+                                                     "model": "nope", "body": CHAT_BODY})
+    assert "choose a model that serves chat" in response.content.decode()
     assert not Preset.objects.exists()
 
 
@@ -67,14 +92,16 @@ def test_it_saves_from_a_plain_form_post(client, owner, fake_model):
     response = client.post("/presets/new/", {"name": "Bad", "mode": "completions",
                                              "model": str(fake_model.uuid), "body": "{"})
     assert response.status_code == 400
-    assert "body is not valid JSON" in response.content.decode()
+    # The same form, inside a page.
+    html = response.content.decode()
+    assert "body is not valid JSON" in html and "<html" in html and 'id="preset-dialog"' in html
 
 
 def test_it_saves_a_new_version_and_keeps_the_old_one_viewable(client, owner, fake_model, preset):
     client.force_login(owner)
     response = save(client, fake_model, body={"messages": [{"role": "user", "content": "v2"}]},
                     name="Haiku writer", url=f"/presets/{preset.uuid}/save/")
-    assert response.json()["version"] == 2
+    assert "version 2" in response.content.decode()
     html = client.get(f"/presets/{preset.uuid}/").content.decode()
     assert "v2" in html and "Version 1" in html
     old = client.get(f"/presets/{preset.uuid}/v/1/").content.decode()
@@ -85,6 +112,11 @@ def test_it_saves_a_new_version_and_keeps_the_old_one_viewable(client, owner, fa
     preset.refresh_from_db()
     assert preset.name == "Renamed" and preset.versions.count() == 3
     assert preset.latest.body == {"messages": [{"role": "user", "content": "v2"}]}
+    # A name is required: the page again, the error beside the field, nothing saved.
+    response = client.post(f"/presets/{preset.uuid}/edit/", {"name": " ", "description": ""})
+    assert response.status_code == 400
+    assert "give the preset a name" in beside(response.content.decode(), "name")
+    assert preset.versions.count() == 3
 
 
 def test_it_lists_only_my_presets(client, owner, outsider, preset, fake_model):
@@ -104,7 +136,7 @@ def test_it_opens_a_preset_in_the_playground(client, owner, preset, fake_model):
     # No conversation yet: the first run creates one.
     assert 'name="conversation" value=""' in html
     # The toolbar offers a new version of this preset.
-    assert f'data-version-url="/presets/{preset.uuid}/save/"' in html
+    assert f'hx-get="/presets/new/?preset={preset.uuid}"' in html
 
 
 def test_it_opens_an_older_version(client, owner, preset, fake_model):
@@ -128,7 +160,7 @@ def test_it_shares_by_link_that_teammates_can_read_open_and_fork(client, owner, 
     assert "Haiku writer" in html and "Write a haiku" in html and "read-only" in html
     html = client.get(f"{link}open/").content.decode()
     assert "Write a haiku" in html
-    assert "data-version-url" not in html  # read-only: no saving over it
+    assert "?preset=" not in html  # read-only: no saving over it
     response = client.post(f"{link}fork/")
     fork = Preset.objects.get(owner=teammate)
     assert response.url == f"/presets/{fork.uuid}/"

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.inference.target import Target, Timeouts
-from apps.providers.models import Model, Provider
+from apps.providers.models import CATALOGUE_NAMES, Model, Provider
 
 
 @pytest.fixture
@@ -34,6 +34,8 @@ def test_it_builds_the_adapter_target_with_the_plaintext_secrets(provider):
         headers={"X-Org": "acme"},
         timeouts=Timeouts(connect=10.0, first_byte=300.0, between_chunks=60.0, total=600.0),
         accepted_fields=frozenset({"temperature", "max_tokens"}),
+        known_fields=CATALOGUE_NAMES,
+        unknown_fields="forward",
     )
 
 

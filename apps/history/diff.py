@@ -1,4 +1,9 @@
-"""A word-level diff of two outputs (difflib, the standard library's)."""
+"""A word-level diff of two outputs (difflib, the standard library's).
+
+One diff for every page that shows one (compare's panes, the playground's
+candidates, a replay against its original): rendered by
+templates/history/_diff.html from `diff_context()`.
+"""
 
 import difflib
 import re
@@ -23,6 +28,19 @@ def word_diff(a, b):
         if j2 > j1:
             segments.append(("insert", "".join(new[j1:j2])))
     return segments
+
+
+def diff_context(a, b, label_a="A", label_b="B"):
+    """The context of templates/history/_diff.html for texts a and b."""
+    segments = word_diff(a, b)
+    return {
+        "segments": segments,
+        "identical": a == b,
+        "label_a": label_a,
+        "label_b": label_b,
+        "removed": sum(len(t.split()) for op, t in segments if op == "delete"),
+        "added": sum(len(t.split()) for op, t in segments if op == "insert"),
+    }
 
 
 def choice_text(run, index):

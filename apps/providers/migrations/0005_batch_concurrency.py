@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0003_model_prices'),
+        ('providers', '0004_unknown_fields_policy_and_field_notes'),
     ]
 
     operations = [

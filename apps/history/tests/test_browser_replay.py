@@ -1,0 +1,73 @@
+"""Re-run from history in a real browser on the embedded model: the same
+request again, streamed beside the original with both runs' metrics, and a
+word diff of the two outputs."""
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.history.models import Run
+from apps.providers.models import ensure_local_provider
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def local_model(transactional_db):
+    # The test database is flushed between tests; register the embedded model again.
+    return ensure_local_provider()
+
+
+def first_run(page, app_url, model):
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(model.uuid))
+    page.fill("[data-prompt]", "Once upon a time")
+    for name, value in [("max_tokens", "12"), ("temperature", "1.8")]:
+        control = page.locator(f"[data-field={name}]")
+        control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
+        control.fill(value)
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=60_000)
+    return Run.objects.get()
+
+
+def test_it_reruns_a_history_run_and_shows_a_word_diff(signed_in, owner, app_url, local_model):
+    page = signed_in(owner)
+    original = first_run(page, app_url, local_model)
+
+    page.goto(f"{app_url}/history/")
+    page.locator(f"a[href='/history/runs/{original.uuid}/']").first.click()
+    expect(page).to_have_url(f"{app_url}/history/runs/{original.uuid}/")
+    page.click("#replay-button")
+
+    replay = page.locator("#replay")
+    expect(replay).to_be_visible()
+    # Both runs' metrics, side by side: the original's and the re-run's.
+    expect(replay.locator(".replay-original .status")).to_have_text("Completed")
+    expect(replay.locator(".replay-new .status")).to_have_text("Completed", timeout=60_000)
+    expect(replay.locator(".replay-new .usage")).to_contain_text("completion")
+    expect(replay.locator(".replay-original .usage")).to_contain_text("completion")
+    expect(replay.locator("#replay-diff .diff-result")).to_be_visible()
+
+    rerun = Run.objects.exclude(pk=original.pk).get()
+    assert rerun.request == original.request and rerun.status == Run.COMPLETED
+    assert replay.locator("#replay-text").inner_text() == rerun.output_text
+    if rerun.output_text != original.output_text:
+        expect(replay.locator(".diff-summary")).to_contain_text("only in the original")
+        assert replay.locator("#replay-diff del, #replay-diff ins").count() > 0
+    else:
+        expect(replay.locator(".diff-same")).to_be_visible()
+    # The re-run is in history with a page of its own.
+    replay.locator(".replay-link").click()
+    expect(page).to_have_url(f"{app_url}/history/runs/{rerun.uuid}/")
+
+
+def test_it_says_why_a_rerun_cannot_start(signed_in, owner, app_url, local_model):
+    page = signed_in(owner)
+    original = first_run(page, app_url, local_model)
+    local_model.enabled = False
+    local_model.save()
+    page.goto(f"{app_url}/history/runs/{original.uuid}/")
+    page.click("#replay-button")
+    expect(page.locator("#replay-result")).to_contain_text("model: choose a model that serves")
+    expect(page.locator("#replay-button")).to_be_enabled()
+    assert Run.objects.count() == 1

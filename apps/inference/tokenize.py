@@ -1,0 +1,66 @@
+"""Counting a prompt's tokens, where the backend can say.
+
+Only the embedded model can: llama.cpp's server has /tokenize (and
+/apply-template, which renders a chat with the model's own template first, so
+the count is what the model will read). An OpenAI-compatible API has no such
+endpoint; for any other backend the answer is None ("cannot tell"), never a
+guess from another model's tokenizer.
+"""
+
+import httpx
+
+from .errors import UpstreamError
+from .local import ensure_started
+
+# A count is a convenience shown while typing: never wait long for it.
+TIMEOUT = httpx.Timeout(5.0)
+
+
+def count_prompt_tokens(target, endpoint, body) -> int | None:
+    """Tokens of the prompt (completions) or of the rendered chat (chat) for
+    this target, or None when the backend cannot tokenize or the input is not
+    something it could count."""
+    if target.kind != "local":
+        return None
+    try:
+        base_url, api_key = ensure_started()
+    except UpstreamError:
+        return None
+    root = base_url.removesuffix("/v1")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        with httpx.Client(base_url=root, headers=headers, timeout=TIMEOUT) as client:
+            if endpoint == "chat":
+                messages = body.get("messages")
+                if not isinstance(messages, list) or not messages:
+                    return None
+                rendered = client.post("/apply-template", json={"messages": messages})
+                if rendered.status_code != 200:
+                    return None
+                return _count(client, rendered.json().get("prompt", ""), add_special=False)
+            return _count_prompt(client, body.get("prompt", ""))
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _count_prompt(client, prompt):
+    # Completions take a string, strings, token ids, or lists of token ids.
+    if isinstance(prompt, str):
+        return _count(client, prompt)
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(t, int) for t in prompt):
+            return len(prompt)
+        counts = [
+            len(p) if isinstance(p, list) else _count(client, p) if isinstance(p, str) else None
+            for p in prompt
+        ]
+        return None if None in counts else sum(counts)
+    return None
+
+
+def _count(client, text, add_special=True):
+    response = client.post("/tokenize", json={"content": text, "add_special": add_special})
+    if response.status_code != 200:
+        return None
+    tokens = response.json().get("tokens")
+    return len(tokens) if isinstance(tokens, list) else None
