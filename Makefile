@@ -20,6 +20,9 @@ run: setup
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py interrupt_stale_runs --older-than 0
 	@echo "Playground: http://$(HOST):$(PORT)/"
+	@# The evaluation batches' worker (django-tasks' queue) beside the server,
+	@# stopped with it; production runs `manage.py evals_worker` as a service.
+	$(PY) manage.py evals_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) $(DAPHNE_OPTIONS) playground.asgi:application
 
 test: setup-dev chromium nginx

@@ -72,6 +72,10 @@ INSTALLED_APPS = [
     "apps.presets",
     "apps.gateway",
     "apps.compare",
+    "apps.cases",
+    "apps.evals",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +264,13 @@ RUN_LEASE_SECONDS = float(env("PLAYGROUND_RUN_LEASE_SECONDS", "15"))
 # The lease keeper thread runs in server processes (asgi.py); the test runner
 # turns it off for itself (conftest.py), its live servers keep it.
 RUN_KEEPER = envbool("PLAYGROUND_RUN_KEEPER", True)
+
+# Evaluation batches (apps/evals): cells are queued in django-tasks' database
+# backend and run by `manage.py evals_worker` (threads per process below). A
+# worker vouches for its running cells for EVALS_LEASE_SECONDS at a time.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+EVALS_WORKER_THREADS = int(env("EVALS_WORKER_THREADS", "16"))
+EVALS_LEASE_SECONDS = float(env("EVALS_LEASE_SECONDS", "15"))
 
 # The largest request a client may send: a /v1 body or a websocket message.
 PLAYGROUND_MAX_MESSAGE_BYTES = int(env("PLAYGROUND_MAX_MESSAGE_BYTES", str(2_621_440)))

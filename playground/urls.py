@@ -7,6 +7,7 @@ urlpatterns = [
     path("history/", include("apps.history.urls")),
     path("presets/", include("apps.presets.urls")),
     path("compare/", include("apps.compare.urls")),
+    path("evals/", include("apps.evals.urls")),
     path("", include("apps.gateway.urls")),  # /v1/ API and /settings/keys/
     path("", include("apps.studio.urls")),
 ]

@@ -149,6 +149,10 @@ class FakeUpstream:
             self.disconnects = 0
             self.disconnected = threading.Event()
             self.open_streams = 0
+            # Requests being answered right now, and the most there ever were
+            # at once (a bound on concurrent requests is checked against it).
+            self.in_flight = 0
+            self.max_in_flight = 0
 
     # -- the scripting API -------------------------------------------------
 
@@ -203,7 +207,12 @@ class FakeUpstream:
             self.requests.append(request)
             behaviour = self._next_behaviour()
             response = _Response(self, reader, writer)
-            await self._respond(request, behaviour, response)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await self._respond(request, behaviour, response)
+            finally:
+                self.in_flight -= 1
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

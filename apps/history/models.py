@@ -141,7 +141,8 @@ class Run(models.Model):
         (INTERRUPTED, "Interrupted"),
         (FAILED, "Failed"),
     ]
-    SOURCES = [("playground", "Playground"), ("gateway", "Gateway"), ("compare", "Compare")]
+    SOURCES = [("playground", "Playground"), ("gateway", "Gateway"), ("compare", "Compare"),
+               ("evals", "Evaluation")]
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(
@@ -161,6 +162,9 @@ class Run(models.Model):
     provider_name = models.CharField(max_length=200, blank=True)
 
     request = models.JSONField()  # the exact body sent upstream
+    # A run of a template ({{variables}}): {"body": the body before rendering,
+    # "variables": the values it was rendered with}; null for a plain run.
+    template = models.JSONField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)  # assembled, documented shape
     # Plain text of every choice, for search and lists.
     prompt_text = models.TextField(blank=True)

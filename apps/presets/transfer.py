@@ -9,6 +9,8 @@ import json
 
 from django.db import transaction
 
+from apps.cases.io import NAME
+from apps.cases.models import EXPECTED, Assertion, Case
 from apps.catalog import ValidationFailed
 from apps.providers.models import Model
 
@@ -16,7 +18,8 @@ from .models import EXPORT_FORMAT, EXPORT_VERSION, MODES, Preset, clean_body, cl
 
 MAX_IMPORT_BYTES = 2_000_000
 MAX_IMPORT_PRESETS = 500
-ENTRY_KEYS = {"name", "description", "mode", "model", "body", "tool_mocks"}
+ENTRY_KEYS = {"name", "description", "mode", "model", "body", "tool_mocks", "cases", "assertions"}
+MAX_CASES = 10_000
 
 
 class ImportRefused(Exception):
@@ -29,8 +32,19 @@ def export_document(presets):
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
-        "presets": [p.as_export() for p in presets],
+        "presets": [_export(p) for p in presets],
     }
+
+
+def _export(preset):
+    # Test cases and assertions travel with their preset (apps/cases).
+    # (Only when it has some: a preset without them exports as before.)
+    entry = preset.as_export()
+    if cases := preset.cases.as_rows():
+        entry["cases"] = cases
+    if assertions := [a.as_export() for a in preset.assertions.select_related("judge_model")]:
+        entry["assertions"] = assertions
+    return entry
 
 
 def export_json(presets):
@@ -119,9 +133,47 @@ def _check(i, entry, errors):
         tool_mocks = clean_tool_mocks(entry.get("tool_mocks"))
     except ValidationFailed as e:
         errors.extend(f"{where}: {err.message}" for err in e.errors)
+    cases = _check_cases(where, entry.get("cases", []), errors)
+    assertions = _check_assertions(where, entry.get("assertions", []), errors)
     if len(errors) > found:
         return None
-    return name.strip(), description, mode, model, body, tool_mocks
+    return name.strip(), description, mode, model, body, tool_mocks, cases, assertions
+
+
+def _check_cases(where, cases, errors):
+    if not isinstance(cases, list) or len(cases) > MAX_CASES:
+        errors.append(f"{where}: cases must be an array of at most {MAX_CASES} objects")
+        return []
+    for i, row in enumerate(cases):
+        if not isinstance(row, dict) or not all(
+            isinstance(k, str) and (NAME.match(k) or k == EXPECTED) and isinstance(v, str)
+            for k, v in row.items()
+        ):
+            errors.append(f"{where}: cases[{i}] must be an object of variable names to text")
+    return cases
+
+
+def _check_assertions(where, assertions, errors):
+    if not isinstance(assertions, list):
+        errors.append(f"{where}: assertions must be an array")
+        return []
+    checked = []
+    kinds = dict(Assertion.Kind.choices)
+    for i, a in enumerate(assertions):
+        if not isinstance(a, dict) or a.get("kind") not in kinds or not isinstance(
+            a.get("value", ""), str
+        ):
+            errors.append(f"{where}: assertions[{i}] must be {{kind, value}} with kind one of "
+                          + ", ".join(kinds))
+            continue
+        judge = None
+        if a.get("judge_model"):
+            judge = Model.objects.resolve(str(a["judge_model"]))
+            if judge is None:
+                errors.append(f'{where}: assertions[{i}]: unknown model "{a["judge_model"]}"')
+                continue
+        checked.append((a["kind"], a.get("value", ""), judge))
+    return checked
 
 
 def import_document(user, data):
@@ -133,7 +185,14 @@ def import_document(user, data):
     if errors:
         raise ImportRefused(errors)
     with transaction.atomic():
-        return [
-            Preset.create(user, name, description, mode, model, body, tool_mocks=tool_mocks)
-            for name, description, mode, model, body, tool_mocks in checked
-        ]
+        presets = []
+        for name, description, mode, model, body, tool_mocks, cases, assertions in checked:
+            preset = Preset.create(user, name, description, mode, model, body,
+                                   tool_mocks=tool_mocks)
+            Case.append(preset, cases)
+            Assertion.objects.bulk_create(
+                Assertion(preset=preset, position=i, kind=kind, value=value, judge_model=judge)
+                for i, (kind, value, judge) in enumerate(assertions)
+            )
+            presets.append(preset)
+        return presets

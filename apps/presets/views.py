@@ -8,6 +8,7 @@ Owner pages find the preset with `get_own_preset` (404 for anyone else);
 a shared link is read by its token only and is read-only: open and fork.
 """
 
+import json
 import re
 import uuid as uuidlib
 
@@ -18,6 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.catalog.templating import MissingVariable, render_body
 
 from .code import render_code, sent_body
 from .draft import Draft, open_in_playground
@@ -293,7 +296,11 @@ def import_presets(request):
 def code(request):
     """The View code dialog: the playground's current form as curl, Python
     and JavaScript, or the errors that keep it from being a request."""
-    form = PlaygroundRequestForm(request.POST)
+    try:
+        form = PlaygroundRequestForm(_rendered(request.POST))
+    except MissingVariable as e:
+        # A template: the code is what a run would send, rendered.
+        return render(request, "presets/_code_dialog.html", {"errors": [e.message]}, status=400)
     if not form.is_valid():
         return render(request, "presets/_code_dialog.html", {"errors": form.problems()},
                       status=400)
@@ -302,6 +309,21 @@ def code(request):
     body = sent_body(model, mode, {"model": model.upstream_id, **clean})
     snippets = render_code(body, mode, model, gateway_url=request.build_absolute_uri("/v1"))
     return render(request, "presets/_code_dialog.html", {"snippets": snippets})
+
+
+def _rendered(post):
+    """The posted playground form with its body rendered when the page sent
+    template values (static/js/variables.js). Raises MissingVariable."""
+    try:
+        variables = json.loads(post.get("variables") or "null")
+        body = json.loads(post.get("body") or "{}")
+    except ValueError:
+        return post
+    if not isinstance(variables, dict) or not isinstance(body, dict):
+        return post
+    post = post.copy()
+    post["body"] = json.dumps(render_body(body, variables))
+    return post
 
 
 def _uuid(value):

@@ -56,6 +56,7 @@ class ProviderForm(forms.ModelForm):
             "first_byte_timeout",
             "between_chunks_timeout",
             "total_timeout",
+            "batch_concurrency",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -140,6 +141,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Evaluation batches", {"fields": ["batch_concurrency"]}),
         ("Record", {"fields": ["uuid", "created", "updated"], "classes": ["collapse"]}),
     ]
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 
@@ -161,6 +161,12 @@ class Provider(models.Model):
         "between chunks timeout (s)", Timeouts.between_chunks, ""
     )
     total_timeout = positive_seconds("total timeout (s)", Timeouts.total, "")
+    batch_concurrency = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(256)],
+        help_text="How many requests of evaluation batches may be on their way to this "
+        "provider at a time (all batch workers together).",
+    )
     unknown_fields = models.CharField(
         "unknown fields",
         max_length=10,

@@ -98,6 +98,7 @@ class Spec:
     # Awaited with the Assembly once the Run is stored (e.g. a gateway key's
     # token count); a failing one is logged, never fatal to the run.
     on_finish: list = field(default_factory=list)
+    template: dict | None = None  # {"body", "variables"} of a templated run (stored on the Run)
 
 
 class LiveRun(Broadcast):
@@ -485,6 +486,7 @@ def build(spec):
         model_name=model.display_name or model.upstream_id,
         provider_name=model.provider.name,
         request=prepared[0],
+        template=spec.template,
         prompt_text=prompt_text(spec.endpoint, spec.body),
         lease_until=timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS),
     )

@@ -9,6 +9,7 @@ import uuid
 from django.utils import timezone
 
 from apps.catalog import PATHS, ValidationFailed, extras_of, validate
+from apps.catalog.templating import MissingVariable, render_body
 from apps.history.assemble import prompt_text
 from apps.history.models import Conversation
 from apps.providers.crypto import SecretUnreadable
@@ -40,11 +41,13 @@ def from_page(user, message):
     form_body = message.get("body")
     if not isinstance(form_body, dict):
         raise Refused([{"field": "body", "message": "body must be an object"}])
+    template = _template(form_body, message.get("variables"))
     try:
         # The playground streams unless told not to: validate what will be
         # sent, so stream-only rules (best_of, stream_options) judge the same
         # request the upstream receives.
-        body = validate(mode, {"stream": True, **form_body, "model": model.upstream_id})
+        sent = render_body(form_body, template["variables"]) if template else form_body
+        body = validate(mode, {"stream": True, **sent, "model": model.upstream_id})
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
     _refuse_extras(model, mode, body)
@@ -55,6 +58,8 @@ def from_page(user, message):
 
     conversation = _conversation(user, mode, message.get("conversation"))
     conversation.form = {"model": str(model.uuid), "body": form_body}
+    if template:
+        conversation.form["variables"] = template["variables"]
     conversation.updated = timezone.now()
     if not conversation.title:
         conversation.title = " ".join(prompt_text(mode, body).split())[:80] or "Untitled"
@@ -66,11 +71,48 @@ def from_page(user, message):
         body=body,
         streams=body.get("stream", True) is not False,
         conversation=conversation,
-        thread=body["messages"] if mode == "chat" else None,
+        # A template's thread is kept as written, so a reload or the next
+        # round shows (and renders) its {{variables}} again.
+        thread=(template["body"]["messages"] if template else body["messages"])
+        if mode == "chat" else None,
         on_detach=GRACE,
+        template=template,
     )
 
 
+def _template(form_body, variables):
+    """{"body", "variables"} when the page sent values for a template (the
+    body is then rendered with them); None for a plain run. Raises Refused
+    naming a missing variable."""
+    if variables is None:
+        return None
+    if not isinstance(variables, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
+    ):
+        raise Refused([{"field": "variables",
+                        "message": "variables must be an object of names to text"}])
+    try:
+        render_body(form_body, variables)
+    except MissingVariable as e:
+        raise Refused([{"field": "variables", "message": e.message}]) from None
+    return {"body": form_body, "variables": variables}
+
+
+def for_batch(user, model, mode, body, template=None):
+    """One cell of an evaluation batch: `body` rendered, without model.
+    Raises Refused (as the page's runs do)."""
+    try:
+        body = validate(mode, {"stream": True, **body, "model": model.upstream_id})
+    except ValidationFailed as e:
+        raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
+    _refuse_extras(model, mode, body)
+    target = _target(model)
+    if target is None:
+        raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
+                        "its API key cannot be decrypted; ask an administrator"}])
+    return Spec(owner=user, endpoint=mode, model=model, target=target, body=body,
+                streams=body.get("stream", True) is not False, source="evals",
+                template=template)
 def _refuse_extras(model, mode, body):
     """The page hears at once, next to its Extra parameters, what a provider
     that refuses unknown fields would refuse (the adapter refuses them too,

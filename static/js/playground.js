@@ -252,6 +252,8 @@
       conversation: form.querySelector("[name=conversation]").value || null,
       body,
     };
+    const variables = window.Variables && window.Variables.values();  // a template (variables.js)
+    if (variables) message.variables = variables;
     if (tooLarge(message)) return;
     lastRequest = message;
     setRunning(true, "Starting…");
