@@ -216,7 +216,11 @@ def untranslate(body: dict) -> dict:
     return {catalogue.get(k, k): v for k, v in body.items()}
 
 
-def _start():
+def server_params(api_key: str, **overrides):
+    """The embedded server's xllamacpp.CommonParams: the one place its launch
+    settings live (bench/embedded_bench.py starts a raw server from the same
+    params). `overrides`: attribute paths to values, e.g.
+    {"cpuparams.n_threads": 1}, for the benchmark's candidates."""
     # llama.cpp's OpenMP threads spin while waiting for work. Sharing the CPU
     # with daphne (and, on a small box, everything else), spinning threads
     # starve each other: measured on 2 busy cores, 4 tokens/s spinning against
@@ -225,9 +229,8 @@ def _start():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import xllamacpp
 
-    path = weights_path()
     params = xllamacpp.CommonParams()
-    params.model.path = str(path)
+    params.model.path = str(weights_path())
     params.model_alias = {LOCAL_MODEL_ID}
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # the OS picks a free port; listening_address tells which
@@ -237,8 +240,21 @@ def _start():
     params.ui = False  # its built-in web UI
     params.endpoint_slots = False
     # Loopback is shared by every local user and process: require a key.
-    api_key = secrets.token_urlsafe(24)
     params.api_keys = [api_key]
+    for path, value in overrides.items():
+        *parents, name = path.split(".")
+        owner = params
+        for parent in parents:
+            owner = getattr(owner, parent)
+        setattr(owner, name, value)
+    return params
+
+
+def _start():
+    api_key = secrets.token_urlsafe(24)
+    params = server_params(api_key)  # first: it sets the environment before the import
+    import xllamacpp
+
     started = time.monotonic()
     try:
         server = xllamacpp.Server(params)
