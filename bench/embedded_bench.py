@@ -53,7 +53,11 @@ PROMPT = "Once upon a time, in a small village by the sea, there lived"
 def parse_overrides(items):
     """["cpuparams.n_threads=1", "flash_attn_type=LLAMA_FLASH_ATTN_TYPE_ENABLED"]
     -> {path: value}; a value naming an xllamacpp enum member becomes it."""
-    import xllamacpp
+    from apps.inference.local import import_llama
+
+    # Imported as local.py does (its threads' wait policy is read on import):
+    # imported plainly, llama.cpp spins and runs ~15x slower here.
+    xllamacpp = import_llama()
 
     overrides = {}
     for item in items:
@@ -83,9 +87,7 @@ def serve_raw(settings):
     from apps.inference import local
 
     params = local.server_params("bench-key", **parse_overrides(settings))
-    import xllamacpp
-
-    server = xllamacpp.Server(params)
+    server = local.import_llama().Server(params)
     print(server.listening_address.rstrip("/") + "/v1", flush=True)
     sys.stdin.read()  # until the parent closes our stdin (or dies)
     del server

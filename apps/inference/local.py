@@ -216,11 +216,8 @@ def untranslate(body: dict) -> dict:
     return {catalogue.get(k, k): v for k, v in body.items()}
 
 
-def server_params(api_key: str, **overrides):
-    """The embedded server's xllamacpp.CommonParams: the one place its launch
-    settings live (bench/embedded_bench.py starts a raw server from the same
-    params). `overrides`: attribute paths to values, e.g.
-    {"cpuparams.n_threads": 1}, for the benchmark's candidates."""
+def import_llama():
+    """The xllamacpp module, imported with the environment it needs."""
     # llama.cpp's OpenMP threads spin while waiting for work. Sharing the CPU
     # with daphne (and, on a small box, everything else), spinning threads
     # starve each other: measured on 2 busy cores, 4 tokens/s spinning against
@@ -229,7 +226,15 @@ def server_params(api_key: str, **overrides):
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import xllamacpp
 
-    params = xllamacpp.CommonParams()
+    return xllamacpp
+
+
+def server_params(api_key: str, **overrides):
+    """The embedded server's xllamacpp.CommonParams: the one place its launch
+    settings live (bench/embedded_bench.py starts a raw server from the same
+    params). `overrides`: attribute paths to values, e.g.
+    {"cpuparams.n_threads": 1}, for the benchmark's candidates."""
+    params = import_llama().CommonParams()
     params.model.path = str(weights_path())
     params.model_alias = {LOCAL_MODEL_ID}
     params.hostnames = ["127.0.0.1"]
@@ -252,12 +257,10 @@ def server_params(api_key: str, **overrides):
 
 def _start():
     api_key = secrets.token_urlsafe(24)
-    params = server_params(api_key)  # first: it sets the environment before the import
-    import xllamacpp
-
+    params = server_params(api_key)
     started = time.monotonic()
     try:
-        server = xllamacpp.Server(params)
+        server = import_llama().Server(params)
     except Exception as exc:
         log.exception("the embedded model failed to start")
         raise UpstreamError(
