@@ -16,11 +16,15 @@ Each round measures every path at 1 stream (`--single` streams one after
 the other) and at 4 concurrent streams, the paths' order rotating from round
 to round, so the noise of a shared machine falls on all of them alike; the
 table reports medians over the rounds. tokens/s = completion tokens received
-/ wall time from sending the requests to the last token (TTFT included).
+/ wall time from sending the requests to the last token (TTFT included);
+CPU ms/token = CPU time of the serving process (raw llama.cpp's, or daphne's
+with llama.cpp inside) per token: what Playground adds is the difference.
 
     .venv/bin/python bench/embedded_bench.py                       # 5 rounds, all paths
     .venv/bin/python bench/embedded_bench.py --paths raw --set cpuparams.n_threads=1
     .venv/bin/python bench/embedded_bench.py --busy 2              # 2 CPU hogs alongside
+    .venv/bin/python bench/embedded_bench.py --paths raw \
+        --variant t1=cpuparams.n_threads=1,cpuparams_batch.n_threads=1   # candidates, interleaved
 
 `--set PATH=VALUE` (repeatable, with `--paths raw` only: Playground runs
 local.py as it is) overrides one launch setting of the raw server, e.g.
@@ -45,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, start_daphne  # noqa: E402
+from bench.common import cpu_seconds, percentile, start_daphne  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
@@ -194,25 +198,30 @@ async def ws_stream(ws_url, cookie, model_uuid, payload):
     return first - started, tokens or deltas, time.perf_counter()
 
 
-async def batch(one, level, count):
-    """`count` streams, `level` at a time: (tokens/s, [ttft s])."""
+async def batch(one, level, count, pid=None):
+    """`count` streams, `level` at a time: (tokens/s, [ttft s], CPU ms per
+    token of the serving process `pid`)."""
     ttfts, tokens = [], 0
+    cpu = cpu_seconds(pid) if pid else 0
     started = time.perf_counter()
     for _ in range(count // level):
         for ttft, n, _end in await asyncio.gather(*(one() for _ in range(level))):
             ttfts.append(ttft)
             tokens += n
-    return tokens / (time.perf_counter() - started), ttfts
+    elapsed = time.perf_counter() - started
+    cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / tokens if pid else float("nan")
+    return tokens / elapsed, ttfts, cpu_ms
 
 
 async def measure(args, paths):
     import httpx
 
-    results = {name: {level: {"tps": [], "ttft": []} for level in args.levels} for name in paths}
+    results = {name: {level: {"tps": [], "ttft": [], "cpu": []} for level in args.levels}
+               for name in paths}
     async with httpx.AsyncClient(timeout=300) as client:
 
         def stream_of(name):
-            kind, where, secret_or_cookie, model = paths[name]
+            kind, where, secret_or_cookie, model, _pid = paths[name]
             if kind == "ws":
                 return lambda: ws_stream(where, secret_or_cookie, model, body(args, model))
             headers = {"Authorization": f"Bearer {secret_or_cookie}"}
@@ -227,8 +236,9 @@ async def measure(args, paths):
             for name in order[round_ % len(order):] + order[: round_ % len(order)]:
                 for level in args.levels:
                     count = args.single if level == 1 else level * args.concurrent_rounds
-                    tps, ttfts = await batch(stream_of(name), level, count)
+                    tps, ttfts, cpu = await batch(stream_of(name), level, count, paths[name][4])
                     results[name][level]["tps"].append(tps)
+                    results[name][level]["cpu"].append(cpu)
                     results[name][level]["ttft"] += ttfts
                     line.append(f"{name}@{level} {tps:.1f}")
             print(f"round {round_ + 1}: " + ", ".join(line) + " tokens/s", flush=True)
@@ -240,8 +250,9 @@ def table(results, args):
     lines = [
         "| streams | " + " | ".join(f"{n} tokens/s" for n in names)
         + "".join(f" | {n} / raw" for n in names if n != "raw" and "raw" in names)
-        + " | " + " | ".join(f"{n} TTFT p50" for n in names) + " |",
-        "| --- " * (1 + 2 * len(names) + sum(n != "raw" and "raw" in names for n in names)) + "|",
+        + " | " + " | ".join(f"{n} TTFT p50" for n in names)
+        + " | " + " | ".join(f"{n} CPU ms/token" for n in names) + " |",
+        "| --- " * (1 + 3 * len(names) + sum(n != "raw" and "raw" in names for n in names)) + "|",
     ]
     for level in args.levels:
         tps = {n: statistics.median(results[n][level]["tps"]) for n in names}
@@ -249,6 +260,7 @@ def table(results, args):
         row = [str(level)] + [f"{tps[n]:.1f}" for n in names]
         row += [f"{tps[n] / tps['raw']:.2f}" for n in names if n != "raw" and "raw" in names]
         row += [f"{ttft[n]:.0f} ms" for n in names]
+        row += [f"{statistics.median(results[n][level]['cpu']):.1f}" for n in names]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -263,6 +275,9 @@ def main():
     parser.add_argument("--concurrent-rounds", type=int, default=1,
                         help="batches of N concurrent streams per round")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
+    parser.add_argument("--variant", action="append", default=[],
+                        metavar="NAME=PATH=VALUE[,PATH=VALUE]",
+                        help="one more raw server, with these settings, measured beside the rest")
     parser.add_argument("--busy", type=int, default=0, help="CPU-spinning processes alongside")
     parser.add_argument("--serve-raw", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--spin", type=float, help=argparse.SUPPRESS)
@@ -283,24 +298,30 @@ def main():
     with tempfile.TemporaryDirectory() as data_dir:
         try:
             paths = {}
-            if "raw" in names:
+            raws = {"raw": args.set} if "raw" in names else {}
+            for variant in args.variant:
+                name, _, sets = variant.partition("=")
+                raws[name] = sets.split(",") if sets else []
+                names.append(name)
+            for name, sets in raws.items():
                 raw = subprocess.Popen(
-                    [sys.executable, __file__, "--serve-raw",
-                     *(f"--set={s}" for s in args.set)],
+                    [sys.executable, __file__, "--serve-raw", *(f"--set={s}" for s in sets)],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                 )
                 procs.append(raw)
                 url = raw.stdout.readline().strip()
-                paths["raw"] = ("sse", f"{url}/completions", "bench-key", "SmolLM2-135M-Instruct")
+                paths[name] = ("sse", f"{url}/completions", "bench-key", "SmolLM2-135M-Instruct",
+                               raw.pid)
             if {"gateway", "relay"} & set(names):
                 secret, cookie, name, uuid = playground(data_dir)
                 daphne, app_url = start_daphne(data_dir, env={"PLAYGROUND_LOCAL_MODEL": "1"})
                 procs.append(daphne)
                 if "gateway" in names:
-                    paths["gateway"] = ("sse", f"{app_url}/v1/completions", secret, name)
+                    paths["gateway"] = ("sse", f"{app_url}/v1/completions", secret, name,
+                                        daphne.pid)
                 if "relay" in names:
                     ws_url = f"ws://{app_url.removeprefix('http://')}/ws/run/"
-                    paths["relay"] = ("ws", ws_url, cookie, uuid)
+                    paths["relay"] = ("ws", ws_url, cookie, uuid, daphne.pid)
             paths = {n: paths[n] for n in names}
             for _ in range(args.busy):
                 procs.append(subprocess.Popen([sys.executable, __file__, "--spin", "3600"]))

@@ -115,6 +115,15 @@ def ensure_started() -> tuple[str, str]:
         return _base_url, _api_key
 
 
+def running() -> tuple[str, str] | None:
+    """(base URL, API key) if the server is already up and the model is on;
+    None when ensure_started() would have to do something (so a run need not
+    hop to a thread just to learn the URL)."""
+    if settings.PLAYGROUND_LOCAL_MODEL and _base_url is not None and _api_key is not None:
+        return _base_url, _api_key
+    return None
+
+
 def start_in_background():
     """Start the embedded server in a thread, if it is on (the ASGI app calls
     this at start-up). A failure is logged here and raised again, with its
