@@ -100,7 +100,9 @@ async def resolve(target):
         return target
     from . import local
 
-    base_url, api_key = await asyncio.to_thread(local.ensure_started)
+    # Once it runs, no thread hop on the way to the first token: the default
+    # executor can be busy with other requests' sync work.
+    base_url, api_key = local.running() or await asyncio.to_thread(local.ensure_started)
     accepted = target.accepted_fields
     return replace(
         target,

