@@ -44,6 +44,8 @@ def form_data(provider, **changes):
         "first_byte_timeout": provider.first_byte_timeout,
         "between_chunks_timeout": provider.between_chunks_timeout,
         "total_timeout": provider.total_timeout,
+        "unknown_fields": provider.unknown_fields,
+        "batch_concurrency": provider.batch_concurrency,
         "models-TOTAL_FORMS": 0,
         "models-INITIAL_FORMS": 0,
         "models-MIN_NUM_FORMS": 0,
