@@ -28,6 +28,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -231,6 +232,7 @@ def _key_rows(user):
     return [(key, usage[key.uuid]) for key in owned]
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def keys(request):
@@ -254,10 +256,9 @@ def keys(request):
                           "gateway/_key_form.html", context, status=200 if secret else 400)
     else:
         response = render(request, "gateway/keys.html", context)
-    if secret:
-        # Rendered in the POST's answer, never stored anywhere to show later;
-        # and no cache may keep the page that holds it.
-        response["Cache-Control"] = "no-store"
+    # The secret is rendered in the POST's answer, never stored anywhere to
+    # show later. htmx swaps it into the GET page, so that page must not be
+    # kept either (never_cache: no-store on every answer), or Back shows it.
     return response
 
 
