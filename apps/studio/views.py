@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from apps.catalog import GROUPS, extras_of, fields_for
+from apps.catalog import GROUPS, ValidationFailed, extras_of, fields_for, validate
 from apps.history.models import Conversation, Run
 from apps.history.render import result_context
 from apps.inference.tokenize import count_prompt_tokens
@@ -151,4 +151,10 @@ def token_count(request):
     except Exception:  # unreadable secrets: the run itself reports them
         return JsonResponse({"tokens": None})
     key = "messages" if mode == "chat" else "prompt"
-    return JsonResponse({"tokens": count_prompt_tokens(target, mode, {key: data.get(key)})})
+    given = {key: data[key]} if data.get(key) is not None else {}
+    try:
+        # Only what the run itself would accept reaches the tokenizer.
+        validate(mode, {"model": str(model.uuid), **given}, extras=False)
+    except ValidationFailed:
+        return JsonResponse({"tokens": None})
+    return JsonResponse({"tokens": count_prompt_tokens(target, mode, given)})
