@@ -118,7 +118,10 @@ async def answer(request, key, endpoint):
     except ValidationFailed as failed:
         raise errors.validation_failed(failed.errors) from None
     model = await db(resolve, body["model"], endpoint)
-    spec = specs.for_gateway(key, model, endpoint, body)
+    try:
+        spec = specs.for_gateway(key, model, endpoint, body)
+    except specs.Refused as refused:  # the adapter's refusal: a 400, no Run
+        raise errors.from_upstream(refused.error) from None
     if spec is None:
         raise ApiError(
             502,
