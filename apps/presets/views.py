@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .code import render_code, sent_body
+from .code import refusal, render_code, sent_body
 from .draft import Draft, open_in_playground
 from .forms import ImportForm, PlaygroundRequestForm, PresetNameForm, SavePresetForm
 from .models import Preset
@@ -298,6 +298,8 @@ def code(request):
         return render(request, "presets/_code_dialog.html", {"errors": form.problems()},
                       status=400)
     mode, model, clean = (form.cleaned_data[k] for k in ("mode", "model", "body"))
+    if problem := refusal(model, mode, {"model": model.upstream_id, **clean}):
+        return render(request, "presets/_code_dialog.html", {"errors": [problem]}, status=400)
     # Exactly what a run of this form would send and store.
     body = sent_body(model, mode, {"model": model.upstream_id, **clean})
     snippets = render_code(body, mode, model, gateway_url=request.build_absolute_uri("/v1"))
