@@ -240,6 +240,12 @@
     let body;
     try { body = collect(); } catch (e) { return; }
     const model = form.querySelector("[name=model]").value;
+    // The output's branch columns go with it: their runs must not stream on
+    // with no Stop on the page. And the last run's legend and diff go too
+    // (a refused run never gets "started", which clears them).
+    stopBranches();
+    window.Heatmap.clear(output);
+    window.Candidates.remove(output);
     output.textContent = "";
     result.textContent = "";
     started = false;
@@ -494,6 +500,18 @@
     return col;
   }
 
+  // A new run replaces the output: stop every branch still streaming (one
+  // not started yet is stopped as soon as it is); their events are then
+  // no longer shown.
+  function stopBranches() {
+    for (const b of new Set(branches.values())) {
+      if (!b.col.classList.contains("is-streaming")) continue;
+      b.col.classList.remove("is-streaming");
+      if (b.run) send({ type: "stop", run: b.run });
+      else b.stopOnStart = true;
+    }
+  }
+
   // The socket dropped: a branch's run goes on on the server (and is kept in
   // history) but this page no longer hears of it; say so.
   function branchesLost() {
@@ -521,6 +539,7 @@
       case "started":
         b.run = m.run;
         branches.set(m.run, b);
+        if (b.stopOnStart) { send({ type: "stop", run: m.run }); break; }
         b.col.dataset.run = m.run;
         b.col.querySelector(".branch-stop").disabled = false;
         status.textContent = "Streaming…";

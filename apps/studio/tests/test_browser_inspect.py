@@ -199,3 +199,44 @@ def test_it_stops_a_branch_on_its_own(signed_in, owner, app_url, fake_model, ups
     assert upstream.wait_disconnect(2.0)
     # The page's own run is untouched.
     expect(page.locator("#result .status")).to_have_text("Completed")
+
+
+def test_a_new_run_stops_the_branches_it_replaces(signed_in, owner, app_url, fake_model,
+                                                  upstream):
+    upstream.behave(chunks=["one ", "two ", "three "])
+    page = signed_in(owner)
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.fill("[data-prompt]", "Count:")
+    set_field(page, "logprobs", "2")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    upstream.behave(chunks=["four ", "five "], stall_after=1)
+    page.locator("#output .token[data-prob]").nth(1).click()
+    page.locator(".alt-panel .alt-branch").first.click()
+    branch = page.locator("#output .choice.branch")
+    expect(branch.locator(".stream-text")).to_have_text("two~1four ")
+    expect(page.locator(".heat-legend")).to_have_count(1)
+
+    # Run again: the branch's column goes, and its run is stopped with it
+    # rather than streaming on with no Stop on the page.
+    upstream.behave(chunks=["six "])
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    expect(branch).to_have_count(0)
+    assert upstream.wait_disconnect(2.0)
+    # Kept in history as stopped by the user (not failed on a stall later).
+    branched = Run.objects.get(request__prompt="Count:one two~1")
+    for _ in range(100):
+        if branched.status != Run.RUNNING:
+            break
+        page.wait_for_timeout(50)
+        branched.refresh_from_db()
+    assert branched.status == Run.CANCELLED
+
+    # A run refused before it starts leaves no legend of the last one behind.
+    fake_model.enabled = False
+    fake_model.save()
+    page.click("#run-button")
+    expect(page.locator(".field-error").first).to_contain_text("choose a model")
+    expect(page.locator(".heat-legend")).to_have_count(0)
