@@ -115,10 +115,9 @@ def shared(request, token):
 def _open(request, preset, version):
     if version is None:
         raise Http404
-    draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
-                  title=preset.name)
     # The tool-call loop's saved results come along (studio's page shows them).
-    request.tool_mocks = version.tool_mocks
+    draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
+                  title=preset.name, tool_mocks=version.tool_mocks)
     if preset.owner_id == request.user.pk:
         # The toolbar offers "save as a new version" of the preset it came from.
         request.opened_preset = preset

@@ -50,10 +50,11 @@ def conversation(request, uuid):
     return playground(request, conv.mode, conv)
 
 
-def playground(request, mode, conv=None, form=None, title=""):
+def playground(request, mode, conv=None, form=None, title="", tool_mocks=None):
     """The playground page: a new one, a conversation to continue (`conv`), or
     a form to start from without a conversation yet (`form`, {"model": uuid,
-    "body": {...}}: a preset, a past run), which the first Run will create."""
+    "body": {...}}: a preset, a past run), which the first Run will create.
+    `tool_mocks`: saved tool results for the tool-call loop (a preset's)."""
     models = list(Model.objects.enabled().for_endpoint(mode).select_related("provider"))
     if conv is not None:
         form, title = conv.form, conv.title
@@ -108,6 +109,7 @@ def playground(request, mode, conv=None, form=None, title=""):
         # The form adapts to the model (static/js/capabilities.js).
         "capabilities": {str(m.uuid): m.capabilities() for m in models},
         "extras": {k: body[k] for k in extras_of(mode, body)},
+        "tool_mocks": tool_mocks or {},
     }
     return render(request, "studio/playground.html", context)
 
