@@ -7,6 +7,9 @@
 (function () {
   "use strict";
 
+  // History's URLs come from the page ({% url %}), for any run's uuid.
+  const NO_RUN = "00000000-0000-0000-0000-000000000000";
+  const TOKENS_URL = document.currentScript?.dataset.tokensUrl || "";
   const form = document.getElementById("run-form");
   if (!form) return;
   const mode = form.dataset.mode;
@@ -580,7 +583,7 @@
   async function redraw(run) {
     let data;
     try {
-      const response = await fetch(`/history/runs/${run}/tokens/`, { credentials: "same-origin" });
+      const response = await fetch(TOKENS_URL.replace(NO_RUN, run), { credentials: "same-origin" });
       if (!response.ok) return;
       data = await response.json();
     } catch (e) { return; }
