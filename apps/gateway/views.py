@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.catalog import PATHS, ValidationFailed, validate
+from apps.htmx import is_htmx, partial_or_page
 from apps.inference import Delta, Error, Finish, Usage
 from apps.providers.models import Model
 from apps.runs import engine, specs
@@ -225,10 +226,6 @@ def _quoted(name):
 # ---- the keys page ------------------------------------------------------------
 
 
-def _htmx(request):
-    return request.headers.get("HX-Request") == "true"
-
-
 def _key_rows(user):
     owned = list(GatewayKey.objects.for_user(user))
     usage = limits.usage(owned)
@@ -254,7 +251,7 @@ def keys(request):
         "secret": secret,
         "api_base": request.build_absolute_uri("/v1"),
     }
-    if _htmx(request) and request.method == "POST":
+    if is_htmx(request) and request.method == "POST":
         response = render(request, "gateway/_key_created.html" if secret else
                           "gateway/_key_form.html", context, status=200 if secret else 400)
     else:
@@ -274,7 +271,7 @@ def key_limits(request, uuid):
     if form.is_valid():
         form.save()
         notice = f"Saved the limits of {key.prefix}… ({key.name})."
-        if _htmx(request):
+        if is_htmx(request):
             # Close the dialog; the list shows the new limits.
             return render(request, "gateway/_limits_saved.html",
                           {"keys": _key_rows(request.user), "notice": notice})
@@ -282,9 +279,9 @@ def key_limits(request, uuid):
         return redirect("gateway:keys")
     # A refused dialog is a 400 that htmx swaps in (static/js/layout.js); the
     # page without htmx answers 200 as before.
-    status = 400 if request.method == "POST" and _htmx(request) else 200
-    template = "gateway/_limits_dialog.html" if _htmx(request) else "gateway/key_limits.html"
-    return render(request, template, {"key": key, "form": form}, status=status)
+    status = 400 if request.method == "POST" and is_htmx(request) else 200
+    return partial_or_page(request, "gateway/_limits_dialog.html", "gateway/key_limits.html",
+                           {"key": key, "form": form}, status=status)
 
 
 @login_required

@@ -19,6 +19,8 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.htmx import is_htmx, partial_or_page
+
 from .code import refusal, render_code, sent_body
 from .draft import Draft, open_in_playground
 from .forms import ImportForm, PlaygroundRequestForm, PresetNameForm, SavePresetForm
@@ -39,19 +41,15 @@ def get_shared_preset(token):
     return get_object_or_404(Preset.objects.shared(token))
 
 
-def _htmx(request):
-    return request.headers.get("HX-Request") == "true"
-
-
 def _save_dialog(request, form, preset=None, saved=None, status=200):
     """The Save preset dialog (a partial for htmx, inside a page otherwise)."""
     context = {"form": form, "preset": preset, "saved": saved}
-    template = "presets/_save_dialog.html" if _htmx(request) else "presets/save.html"
-    return render(request, template, context, status=status)
+    return partial_or_page(request, "presets/_save_dialog.html", "presets/save.html", context,
+                           status=status)
 
 
 def _saved(request, preset, version):
-    if not _htmx(request):
+    if not is_htmx(request):
         messages.success(request, f"Saved {preset.name} (version {version.number}).")
         return redirect("presets:detail", preset.uuid)
     # The dialog stays open with a link to the preset; from now on it saves
@@ -273,15 +271,15 @@ def import_presets(request):
             messages.success(
                 request, f"Imported {len(created)} preset{'s' if len(created) != 1 else ''}."
             )
-            if _htmx(request):
+            if is_htmx(request):
                 # Close the dialog and show the list with the new presets.
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = reverse("presets:list")
                 return response
             return redirect("presets:list")
     status = 400 if request.method == "POST" else 200
-    template = "presets/_import_dialog.html" if _htmx(request) else "presets/import.html"
-    return render(request, template, {"form": form}, status=status)
+    return partial_or_page(request, "presets/_import_dialog.html", "presets/import.html",
+                           {"form": form}, status=status)
 
 
 # --- view code ----------------------------------------------------------------------------
