@@ -28,10 +28,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.catalog import PATHS, ValidationFailed, validate
+from apps.htmx import is_htmx, partial_or_page
 from apps.inference import Delta, Error, Finish, Usage
 from apps.providers.models import Model
 from apps.runs import cache, engine, specs
@@ -122,7 +124,10 @@ async def answer(request, key, endpoint):
     if model is None:
         model = await db(cache.MODELS.fetch, body["model"], request.cache_generation)
     check_serves(model, body["model"], endpoint)
-    spec = specs.for_gateway(key, model, endpoint, body)
+    try:
+        spec = specs.for_gateway(key, model, endpoint, body)
+    except specs.Refused as refused:  # the adapter's refusal: a 400, no Run
+        raise errors.from_upstream(refused.error) from None
     if spec is None:
         raise ApiError(
             502,
@@ -225,16 +230,13 @@ def _quoted(name):
 # ---- the keys page ------------------------------------------------------------
 
 
-def _htmx(request):
-    return request.headers.get("HX-Request") == "true"
-
-
 def _key_rows(user):
     owned = list(GatewayKey.objects.for_user(user))
     usage = limits.usage(owned)
     return [(key, usage[key.uuid]) for key in owned]
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def keys(request):
@@ -253,15 +255,14 @@ def keys(request):
         "secret": secret,
         "api_base": request.build_absolute_uri("/v1"),
     }
-    if _htmx(request) and request.method == "POST":
+    if is_htmx(request) and request.method == "POST":
         response = render(request, "gateway/_key_created.html" if secret else
                           "gateway/_key_form.html", context, status=200 if secret else 400)
     else:
         response = render(request, "gateway/keys.html", context)
-    if secret:
-        # Rendered in the POST's answer, never stored anywhere to show later;
-        # and no cache may keep the page that holds it.
-        response["Cache-Control"] = "no-store"
+    # The secret is rendered in the POST's answer, never stored anywhere to
+    # show later. htmx swaps it into the GET page, so that page must not be
+    # kept either (never_cache: no-store on every answer), or Back shows it.
     return response
 
 
@@ -274,7 +275,7 @@ def key_limits(request, uuid):
     if form.is_valid():
         form.save()
         notice = f"Saved the limits of {key.prefix}… ({key.name})."
-        if _htmx(request):
+        if is_htmx(request):
             # Close the dialog; the list shows the new limits.
             return render(request, "gateway/_limits_saved.html",
                           {"keys": _key_rows(request.user), "notice": notice})
@@ -282,9 +283,9 @@ def key_limits(request, uuid):
         return redirect("gateway:keys")
     # A refused dialog is a 400 that htmx swaps in (static/js/layout.js); the
     # page without htmx answers 200 as before.
-    status = 400 if request.method == "POST" and _htmx(request) else 200
-    template = "gateway/_limits_dialog.html" if _htmx(request) else "gateway/key_limits.html"
-    return render(request, template, {"key": key, "form": form}, status=status)
+    status = 400 if request.method == "POST" and is_htmx(request) else 200
+    return partial_or_page(request, "gateway/_limits_dialog.html", "gateway/key_limits.html",
+                           {"key": key, "form": form}, status=status)
 
 
 @login_required

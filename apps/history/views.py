@@ -10,9 +10,9 @@ from django.db.models import Count, Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.htmx import partial_or_page
 from apps.inference.local import untranslate
 from apps.presets.code import render_code
 from apps.presets.draft import Draft, open_in_playground
@@ -130,14 +130,8 @@ def run_list(request):
             "display_name", flat=True
         ),
     }
-    # htmx swaps in the table alone; a history restore needs the whole page.
-    partial = request.headers.get("HX-Request") and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
-    template = "history/_runs.html" if partial else "history/run_list.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    # htmx swaps in the table alone.
+    return partial_or_page(request, "history/_runs.html", "history/run_list.html", context)
 
 
 @login_required

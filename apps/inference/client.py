@@ -133,9 +133,9 @@ def prepare(target, endpoint, body, *, stream) -> tuple[dict, list[Notice]]:
         accepted = local.LOCAL_ACCEPTED_FIELDS if accepted is None else accepted
     for name in extras:
         # The provider's policy, not the model's accepted fields, decides.
-        if target.unknown_fields != FORWARD:
-            body.pop(name)
+        # (Under REFUSE, check() refuses the request before it is built.)
         if target.unknown_fields == DROP:
+            body.pop(name)
             notices.append(Notice(
                 f"{name} is not a catalogue field and this provider drops such fields; "
                 "it was not sent", field=name,

@@ -7,6 +7,8 @@ endpoint; for any other backend the answer is None ("cannot tell"), never a
 guess from another model's tokenizer.
 """
 
+import json
+
 import httpx
 
 from .errors import UpstreamError
@@ -14,13 +16,17 @@ from .local import ensure_started
 
 # A count is a convenience shown while typing: never wait long for it.
 TIMEOUT = httpx.Timeout(5.0)
+# Nor let one question cost much: each prompt of a list is its own /tokenize
+# call, so past these the answer is "cannot tell" (None), not a long wait.
+MAX_PROMPTS = 16
+MAX_CHARS = 200_000
 
 
 def count_prompt_tokens(target, endpoint, body) -> int | None:
     """Tokens of the prompt (completions) or of the rendered chat (chat) for
     this target, or None when the backend cannot tokenize or the input is not
     something it could count."""
-    if target.kind != "local":
+    if target.kind != "local" or _too_big(body):
         return None
     try:
         base_url, api_key = ensure_started()
@@ -41,6 +47,13 @@ def count_prompt_tokens(target, endpoint, body) -> int | None:
             return _count_prompt(client, body.get("prompt", ""))
     except (httpx.HTTPError, ValueError):
         return None
+
+
+def _too_big(body):
+    prompt = body.get("prompt")
+    prompts = (len(prompt) if isinstance(prompt, list) and prompt
+               and not isinstance(prompt[0], int) else 1)
+    return prompts > MAX_PROMPTS or len(json.dumps(body, ensure_ascii=False)) > MAX_CHARS
 
 
 def _count_prompt(client, prompt):

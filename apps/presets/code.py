@@ -88,16 +88,35 @@ def sent_body(model, endpoint, body):
     code for the gateway sends the clean body."""
     if model is None or model.provider.kind == Provider.Kind.LOCAL:
         return body
-    from apps.inference.target import Target
     from apps.runs.engine import wire_body
+
+    return wire_body(_target(model), endpoint, body)
+
+
+def refusal(model, endpoint, body):
+    """Why a run of this clean body would be refused before anything is sent
+    (the adapter's own check: extras under the "refuse" policy, what the
+    embedded model cannot do), or None. View code shows no request that
+    would never go out."""
+    from apps.inference import UpstreamError
+    from apps.inference.client import check
+
+    try:
+        check(_target(model), endpoint, body)
+    except UpstreamError as e:
+        return e.message
+    return None
+
+
+def _target(model):
+    from apps.inference.target import Target
 
     accepted = None if model.accepted_fields is None else frozenset(model.accepted_fields)
     # No key: only the body is needed, and it never holds one.
     # Extras are forwarded or dropped as the provider's policy says.
-    target = Target(kind=model.provider.kind, base_url=model.provider.base_url,
-                    model=model.upstream_id, accepted_fields=accepted,
-                    known_fields=CATALOGUE_NAMES, unknown_fields=model.provider.extras_policy)
-    return wire_body(target, endpoint, body)
+    return Target(kind=model.provider.kind, base_url=model.provider.base_url,
+                  model=model.upstream_id, accepted_fields=accepted,
+                  known_fields=CATALOGUE_NAMES, unknown_fields=model.provider.extras_policy)
 
 
 def render_code(body, endpoint, model, gateway_url="http://127.0.0.1:8000/v1"):

@@ -21,8 +21,9 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.catalog.templating import MissingVariable, render_body
+from apps.htmx import is_htmx, partial_or_page
 
-from .code import render_code, sent_body
+from .code import refusal, render_code, sent_body
 from .draft import Draft, open_in_playground
 from .forms import ImportForm, PlaygroundRequestForm, PresetNameForm, SavePresetForm
 from .models import Preset
@@ -42,19 +43,15 @@ def get_shared_preset(token):
     return get_object_or_404(Preset.objects.shared(token))
 
 
-def _htmx(request):
-    return request.headers.get("HX-Request") == "true"
-
-
 def _save_dialog(request, form, preset=None, saved=None, status=200):
     """The Save preset dialog (a partial for htmx, inside a page otherwise)."""
     context = {"form": form, "preset": preset, "saved": saved}
-    template = "presets/_save_dialog.html" if _htmx(request) else "presets/save.html"
-    return render(request, template, context, status=status)
+    return partial_or_page(request, "presets/_save_dialog.html", "presets/save.html", context,
+                           status=status)
 
 
 def _saved(request, preset, version):
-    if not _htmx(request):
+    if not is_htmx(request):
         messages.success(request, f"Saved {preset.name} (version {version.number}).")
         return redirect("presets:detail", preset.uuid)
     # The dialog stays open with a link to the preset; from now on it saves
@@ -118,10 +115,9 @@ def shared(request, token):
 def _open(request, preset, version):
     if version is None:
         raise Http404
-    draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
-                  title=preset.name)
     # The tool-call loop's saved results come along (studio's page shows them).
-    request.tool_mocks = version.tool_mocks
+    draft = Draft(version.mode, version.model.uuid if version.model else "", version.body,
+                  title=preset.name, tool_mocks=version.tool_mocks)
     if preset.owner_id == request.user.pk:
         # The toolbar offers "save as a new version" of the preset it came from.
         request.opened_preset = preset
@@ -277,15 +273,15 @@ def import_presets(request):
             messages.success(
                 request, f"Imported {len(created)} preset{'s' if len(created) != 1 else ''}."
             )
-            if _htmx(request):
+            if is_htmx(request):
                 # Close the dialog and show the list with the new presets.
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = reverse("presets:list")
                 return response
             return redirect("presets:list")
     status = 400 if request.method == "POST" else 200
-    template = "presets/_import_dialog.html" if _htmx(request) else "presets/import.html"
-    return render(request, template, {"form": form}, status=status)
+    return partial_or_page(request, "presets/_import_dialog.html", "presets/import.html",
+                           {"form": form}, status=status)
 
 
 # --- view code ----------------------------------------------------------------------------
@@ -305,6 +301,8 @@ def code(request):
         return render(request, "presets/_code_dialog.html", {"errors": form.problems()},
                       status=400)
     mode, model, clean = (form.cleaned_data[k] for k in ("mode", "model", "body"))
+    if problem := refusal(model, mode, {"model": model.upstream_id, **clean}):
+        return render(request, "presets/_code_dialog.html", {"errors": [problem]}, status=400)
     # Exactly what a run of this form would send and store.
     body = sent_body(model, mode, {"model": model.upstream_id, **clean})
     snippets = render_code(body, mode, model, gateway_url=request.build_absolute_uri("/v1"))

@@ -19,7 +19,7 @@ from django.db.models import Q
 
 from apps.catalog import ENDPOINTS, FIELDS, names_for
 from apps.inference import Target, Timeouts, list_models
-from apps.inference.client import list_model_entries
+from apps.inference.client import ALWAYS_SENT, list_model_entries
 from apps.inference.local import (
     LLAMA_CPP_IGNORED,
     LLAMA_CPP_OWNER,
@@ -48,8 +48,8 @@ API_KEY = re.compile(r"^[\x21-\x7e]+$")
 # The catalogue's names per endpoint: the adapter treats any other body key
 # as an extra, which the provider's unknown_fields policy governs.
 CATALOGUE_NAMES = {endpoint: names_for(endpoint) for endpoint in ENDPOINTS}
-# Never "not accepted": without them there is no request.
-ALWAYS_ACCEPTED = frozenset({"model", "prompt", "messages", "stream", "stream_options"})
+# Never "not accepted": without them there is no request (the adapter's list).
+ALWAYS_ACCEPTED = ALWAYS_SENT
 # OpenAI's own API (and Azure's) refuse fields it does not know; these two of
 # the catalogue are vLLM/llama.cpp knobs from the gateway documents.
 OPENAI_HOSTS = {"api.openai.com"}

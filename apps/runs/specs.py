@@ -8,10 +8,12 @@ import uuid
 
 from django.utils import timezone
 
-from apps.catalog import PATHS, ValidationFailed, extras_of, validate
+from apps.catalog import ValidationFailed, validate
 from apps.catalog.templating import MissingVariable, render_body
 from apps.history.assemble import prompt_text
 from apps.history.models import Conversation
+from apps.inference import UpstreamError
+from apps.inference.client import check
 from apps.providers.crypto import SecretUnreadable
 
 from . import cache
@@ -21,11 +23,13 @@ MODES = ("completions", "chat")
 
 
 class Refused(Exception):
-    """The request cannot start a run; `errors` are [{field, message}]."""
+    """The request cannot start a run; `errors` are [{field, message}].
+    `error`: the adapter's UpstreamError, when it is the adapter's refusal."""
 
-    def __init__(self, errors):
+    def __init__(self, errors, error=None):
         super().__init__(errors)
         self.errors = errors
+        self.error = error
 
 
 def from_page(user, message):
@@ -50,11 +54,11 @@ def from_page(user, message):
         body = validate(mode, {"stream": True, **sent, "model": model.upstream_id})
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
-    _refuse_extras(model, mode, body)
     target = _target(model)
     if target is None:
         raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
                         "its API key cannot be decrypted; ask an administrator"}])
+    _check(target, mode, body)
 
     conversation = _conversation(user, mode, message.get("conversation"))
     conversation.form = {"model": str(model.uuid), "body": form_body}
@@ -105,35 +109,35 @@ def for_batch(user, model, mode, body, template=None):
         body = validate(mode, {"stream": True, **body, "model": model.upstream_id})
     except ValidationFailed as e:
         raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
-    _refuse_extras(model, mode, body)
     target = _target(model)
     if target is None:
         raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
                         "its API key cannot be decrypted; ask an administrator"}])
+    _check(target, mode, body)
     return Spec(owner=user, endpoint=mode, model=model, target=target, body=body,
                 streams=body.get("stream", True) is not False, source="evals",
                 template=template)
-def _refuse_extras(model, mode, body):
-    """The page hears at once, next to its Extra parameters, what a provider
-    that refuses unknown fields would refuse (the adapter refuses them too,
-    for the gateway: a 400 naming the field)."""
-    if model.provider.extras_policy != model.provider.UnknownFields.REFUSE:
-        return
-    extras = extras_of(mode, body)
-    if extras:
-        raise Refused([
-            {"field": name, "message": f"{name} is not a field of {PATHS[mode]}, and "
-             f"{model.provider.name} refuses fields beyond the catalogue's"}
-            for name in extras
-        ])
+
+
+def _check(target, mode, body):
+    """The adapter's refusal of what the model or its provider will not take
+    (extras under the "refuse" policy, what the embedded model cannot do),
+    heard before any Run exists: the page at once next to the field, the
+    gateway as a 400 naming it. One check, so one message for both."""
+    try:
+        check(target, mode, body)
+    except UpstreamError as e:
+        raise Refused([{"field": e.param or "body", "message": e.message}], e) from None
 
 
 def for_gateway(key, model, endpoint, body):
     """A /v1 call with a valid key, a catalogue-clean body and its resolved
-    model. Returns None if the provider's key cannot be decrypted."""
+    model. Returns None if the provider's key cannot be decrypted; raises
+    Refused (with its `error`) for what the adapter would refuse."""
     target = _target(model)
     if target is None:
         return None
+    _check(target, endpoint, body)
     return Spec(
         owner=key.owner,
         endpoint=endpoint,

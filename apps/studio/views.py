@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from apps.catalog import GROUPS, extras_of, fields_for
+from apps.catalog import GROUPS, ValidationFailed, extras_of, fields_for, validate
 from apps.history.models import Conversation, Run
 from apps.history.render import result_context
 from apps.inference.tokenize import count_prompt_tokens
@@ -50,10 +50,11 @@ def conversation(request, uuid):
     return playground(request, conv.mode, conv)
 
 
-def playground(request, mode, conv=None, form=None, title=""):
+def playground(request, mode, conv=None, form=None, title="", tool_mocks=None):
     """The playground page: a new one, a conversation to continue (`conv`), or
     a form to start from without a conversation yet (`form`, {"model": uuid,
-    "body": {...}}: a preset, a past run), which the first Run will create."""
+    "body": {...}}: a preset, a past run), which the first Run will create.
+    `tool_mocks`: saved tool results for the tool-call loop (a preset's)."""
     models = list(Model.objects.enabled().for_endpoint(mode).select_related("provider"))
     if conv is not None:
         form, title = conv.form, conv.title
@@ -108,6 +109,7 @@ def playground(request, mode, conv=None, form=None, title=""):
         # The form adapts to the model (static/js/capabilities.js).
         "capabilities": {str(m.uuid): m.capabilities() for m in models},
         "extras": {k: body[k] for k in extras_of(mode, body)},
+        "tool_mocks": tool_mocks or {},
     }
     return render(request, "studio/playground.html", context)
 
@@ -151,4 +153,10 @@ def token_count(request):
     except Exception:  # unreadable secrets: the run itself reports them
         return JsonResponse({"tokens": None})
     key = "messages" if mode == "chat" else "prompt"
-    return JsonResponse({"tokens": count_prompt_tokens(target, mode, {key: data.get(key)})})
+    given = {key: data[key]} if data.get(key) is not None else {}
+    try:
+        # Only what the run itself would accept reaches the tokenizer.
+        validate(mode, {"model": str(model.uuid), **given}, extras=False)
+    except ValidationFailed:
+        return JsonResponse({"tokens": None})
+    return JsonResponse({"tokens": count_prompt_tokens(target, mode, given)})

@@ -6,7 +6,7 @@
   "use strict";
 
   // history's diff partial (named on this script's tag by the template).
-  const DIFF_URL = document.currentScript?.dataset.diffUrl || "/history/diff/";
+  const DIFF_URL = document.currentScript?.dataset.diffUrl;  // {% url %}, from the page
 
   // A choice column's footer: finish reason and tokens.
   function foot(col) {

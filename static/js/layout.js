@@ -69,6 +69,46 @@
     }
   });
   modal?.addEventListener("close", () => { modal.textContent = ""; });
+
+  // A dialog's (or htmx form's) request that failed other than with its
+  // form's errors (400): a 403 (expired session or CSRF token), a 413, a
+  // 500, no network. htmx swaps nothing then, so say it inside the dialog,
+  // above the form, which keeps what was typed.
+  function failureText(e) {
+    const status = e.type === "htmx:sendError" ? 0 : e.detail.xhr.status;
+    if (!status) return "The server could not be reached; check the connection and try again.";
+    if (status === 403) return "Refused (403): the session may have expired; reload the page (what you typed is lost then) or sign in again in another tab, and try again.";
+    if (status === 413) return "Refused (413): this is too large to send.";
+    return `The request failed (${status} ${e.detail.xhr.statusText || "error"}); try again.`;
+  }
+  function requestFailed(e) {
+    const elt = e.detail.elt;
+    const target = e.detail.target;
+    const scope = "#modal, .htmx-form";
+    if (!(elt?.closest?.(scope) || target?.closest?.(scope))) return;
+    let box = elt.closest?.(".htmx-form, #modal form") || (modal?.open && modal.contains(elt) ? modal : null);
+    if (!box && target === modal && modal) {
+      // The dialog's own content could not be loaded: open it with the error.
+      modal.textContent = "";
+      box = modal;
+      const close = Object.assign(document.createElement("button"), {
+        type: "button", className: "secondary", textContent: "Close",
+      });
+      close.dataset.closeModal = "";
+      modal.append(close);
+      if (!modal.open) modal.showModal();
+    }
+    if (!box) return;
+    let line = box.querySelector(":scope > .request-error");
+    if (!line) {
+      line = Object.assign(document.createElement("p"), { className: "error request-error" });
+      line.setAttribute("role", "alert");
+      box.prepend(line);
+    }
+    line.textContent = failureText(e);
+  }
+  document.addEventListener("htmx:responseError", requestFailed);
+  document.addEventListener("htmx:sendError", requestFailed);
   modal?.addEventListener("click", (e) => {
     if (e.target.closest("[data-close-modal]")) {
       e.preventDefault();  // a Cancel link is for pages without the dialog

@@ -7,6 +7,9 @@
 (function () {
   "use strict";
 
+  // History's URLs come from the page ({% url %}), for any run's uuid.
+  const NO_RUN = "00000000-0000-0000-0000-000000000000";
+  const TOKENS_URL = document.currentScript?.dataset.tokensUrl || "";
   const form = document.getElementById("run-form");
   if (!form) return;
   const mode = form.dataset.mode;
@@ -240,6 +243,12 @@
     let body;
     try { body = collect(); } catch (e) { return; }
     const model = form.querySelector("[name=model]").value;
+    // The output's branch columns go with it: their runs must not stream on
+    // with no Stop on the page. And the last run's legend and diff go too
+    // (a refused run never gets "started", which clears them).
+    stopBranches();
+    window.Heatmap.clear(output);
+    window.Candidates.remove(output);
     output.textContent = "";
     result.textContent = "";
     started = false;
@@ -496,6 +505,18 @@
     return col;
   }
 
+  // A new run replaces the output: stop every branch still streaming (one
+  // not started yet is stopped as soon as it is); their events are then
+  // no longer shown.
+  function stopBranches() {
+    for (const b of new Set(branches.values())) {
+      if (!b.col.classList.contains("is-streaming")) continue;
+      b.col.classList.remove("is-streaming");
+      if (b.run) send({ type: "stop", run: b.run });
+      else b.stopOnStart = true;
+    }
+  }
+
   // The socket dropped: a branch's run goes on on the server (and is kept in
   // history) but this page no longer hears of it; say so.
   function branchesLost() {
@@ -523,6 +544,7 @@
       case "started":
         b.run = m.run;
         branches.set(m.run, b);
+        if (b.stopOnStart) { send({ type: "stop", run: m.run }); break; }
         b.col.dataset.run = m.run;
         b.col.querySelector(".branch-stop").disabled = false;
         status.textContent = "Streaming…";
@@ -563,7 +585,7 @@
   async function redraw(run) {
     let data;
     try {
-      const response = await fetch(`/history/runs/${run}/tokens/`, { credentials: "same-origin" });
+      const response = await fetch(TOKENS_URL.replace(NO_RUN, run), { credentials: "same-origin" });
       if (!response.ok) return;
       data = await response.json();
     } catch (e) { return; }

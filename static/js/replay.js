@@ -85,7 +85,8 @@
         result.className = "";
         if (m.html) result.innerHTML = m.html;
         else result.textContent = `The run ended: ${m.status}.`;
-        link.href = `/history/runs/${m.run}/`;
+        // History's URL from the page ({% url %}), for the re-run's uuid.
+        link.href = script.dataset.runUrl.replace("00000000-0000-0000-0000-000000000000", m.run);
         link.hidden = false;
         finishSocket();
         showDiff(m.run);

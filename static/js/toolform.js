@@ -219,7 +219,9 @@
   // ---- saved results ("mocks") --------------------------------------------------------
 
   const saved = document.getElementById("tool-mocks");
-  const mocks = saved ? JSON.parse(saved.textContent) || {} : {};
+  // Keyed by tool names from model output: no prototype, so "constructor"
+  // or "toString" is no saved mock.
+  const mocks = Object.assign(Object.create(null), saved ? JSON.parse(saved.textContent) : null);
 
   // The result form for one call: the generated fields, "edit as JSON",
   // and saving the result as this tool's mock.

@@ -44,3 +44,21 @@ def test_it_creates_a_key_and_sets_its_limits_without_leaving_the_page(
     expect(secret).to_be_visible()
     key.refresh_from_db()
     assert key.tokens_per_day == 5000
+
+
+def test_it_says_why_a_dialog_failed_and_keeps_the_input(signed_in, owner, app_url):
+    key, _ = GatewayKey.create(owner, "nightly evals")
+    page = signed_in(owner)
+    page.goto(f"{app_url}/settings/keys/")
+    page.click(".key-row .limits-link")
+    dialog = page.locator("#modal")
+    expect(dialog.locator("#limits-form")).to_be_visible()
+    dialog.locator("[name=tokens_per_day]").fill("5000")
+    # Signed out meanwhile (another tab, an expired session): the POST is a 403.
+    page.context.clear_cookies()
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".request-error")).to_contain_text("Refused (403)")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[name=tokens_per_day]")).to_have_value("5000")
+    key.refresh_from_db()
+    assert key.tokens_per_day != 5000

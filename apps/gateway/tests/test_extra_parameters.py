@@ -114,6 +114,7 @@ def test_it_refuses_extra_body_with_a_400_naming_it_under_refuse(sdk, fake_model
     assert raised.value.param == "top_k"
     assert "top_k is not a field of /v1/chat/completions" in raised.value.message
     assert upstream.requests == []
+    assert not Run.objects.exists()  # refused before a run began: nothing to keep
     # Catalogue fields, newer ones included, still pass.
     sdk.chat.completions.create(model="Echo", messages=HELLO, verbosity="low")
     assert upstream.last.json["verbosity"] == "low"

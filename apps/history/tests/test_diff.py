@@ -61,3 +61,25 @@ def test_it_counts_words_and_keeps_spacing():
     ]
     context = diff_context("one two three ", "one three four five ")
     assert (context["removed"], context["added"], context["identical"]) == (1, 2, False)
+
+
+def test_it_diffs_only_the_start_of_very_long_outputs_and_says_so(client, owner):
+    # Past 5,000 words the (quadratic) diff stops and the page says where.
+    words = [f"w{i}" for i in range(20_000)]
+    changed = list(words)
+    changed[10] = "early"
+    changed[15_000] = "late"
+    run = make_run(owner, " ".join(words), " ".join(changed))
+    client.force_login(owner)
+    query = {"a": f"{run.uuid}:0", "b": f"{run.uuid}:1"}
+    html = client.get("/history/diff/", query).content.decode()
+    assert "<ins>early </ins>" in html and "late" not in html
+    assert "Diff truncated after 5000 words" in html
+
+
+def test_it_does_not_mention_truncation_for_ordinary_outputs(client, owner):
+    run = make_run(owner, "The sky is blue today", "The sky is grey today")
+    client.force_login(owner)
+    query = {"a": f"{run.uuid}:0", "b": f"{run.uuid}:1"}
+    html = client.get("/history/diff/", query).content.decode()
+    assert "truncated" not in html

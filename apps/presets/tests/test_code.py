@@ -241,3 +241,19 @@ def test_the_code_endpoint_shows_the_catalogues_errors(client, owner, fake_model
     assert "choose a model that serves completions" in response.content.decode()
     response = client.post("/presets/code/", {**form, "body": "{"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 400 and "body is not valid JSON" in response.content.decode()
+
+
+def test_the_code_endpoint_shows_no_request_the_provider_would_refuse(client, owner, fake_model):
+    Provider.objects.filter(pk=fake_model.provider_id).update(unknown_fields="refuse")
+    client.force_login(owner)
+    form = {"mode": "chat", "model": str(fake_model.uuid),
+            "body": {"messages": [{"role": "user", "content": "Hi"}], "top_k": 5}}
+    response = post_code(client, form)
+    html = response.content.decode()
+    assert response.status_code == 400 and 'id="code-curl"' not in html
+    assert "Fix the form first" in html
+    assert ("top_k is not a field of /v1/chat/completions, and this provider takes no "
+            "fields beyond the catalogue&#x27;s") in html
+    # Without the extra, the same form is code again.
+    del form["body"]["top_k"]
+    assert 'id="code-curl"' in post_code(client, form).content.decode()

@@ -88,6 +88,20 @@ def test_it_hands_the_mocks_to_the_page_that_opens_the_preset(client, owner, fak
     assert 'id="tool-mocks"' not in client.get("/").content.decode()
 
 
+def test_a_draft_carries_its_mocks_to_the_playground(rf, owner, fake_model):
+    # Any way into the playground with a Draft (not only a preset's own
+    # open view) hands the mocks to the page, through the view's context.
+    from apps.presets.draft import Draft, open_in_playground
+
+    request = rf.get("/")
+    request.user = owner
+    draft = Draft("chat", fake_model.uuid, BODY, title="Weather", tool_mocks=MOCKS)
+    page = open_in_playground(request, draft).content.decode()
+    start = page.index('<script id="tool-mocks" type="application/json">')
+    script = page[start:page.index("</script>", start)].split(">", 1)[1]
+    assert json.loads(script) == MOCKS
+
+
 def test_it_exports_and_imports_mocks(client, owner, teammate, fake_model):
     client.force_login(owner)
     save(client, fake_model, tool_mocks=MOCKS)

@@ -255,3 +255,18 @@ def test_staff_see_presets_in_the_admin(client, staff, preset):
     html = client.get(f"/admin/presets/preset/{preset.pk}/change/").content.decode()
     assert "Write a haiku" in html
     assert client.get("/admin/presets/presetversion/").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/presets/new/", "/presets/import/"])
+def test_a_dialog_and_its_page_are_cached_apart(client, owner, url):
+    # One URL answers the dialog (htmx) or the whole page: a cache or Back
+    # must never show the bare dialog as the page.
+    client.force_login(owner)
+    dialog = client.get(url, HTTP_HX_REQUEST="true")
+    page = client.get(url)
+    assert "<html" not in dialog.content.decode() and "<html" in page.content.decode()
+    for response in (dialog, page):
+        assert "HX-Request" in response["Vary"]
+    # Back to a URL htmx pushed asks with HX-Request too, and gets the page.
+    restored = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in restored.content.decode()

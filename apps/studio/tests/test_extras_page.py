@@ -37,8 +37,8 @@ async def test_it_refuses_extras_naming_them_when_the_provider_refuses(
     (answer,) = await receive_until(ws, "errors")
     assert answer["errors"] == [{
         "field": "top_k",
-        "message": "top_k is not a field of /v1/chat/completions, and Test upstream refuses "
-                   "fields beyond the catalogue's",
+        "message": "top_k is not a field of /v1/chat/completions, and this provider takes no "
+                   "fields beyond the catalogue's (its policy for unknown fields is refuse)",
     }]
     assert upstream.requests == []
     assert not await database_sync_to_async(Run.objects.exists)()

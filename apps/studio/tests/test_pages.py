@@ -85,3 +85,25 @@ def test_it_says_when_a_conversations_model_is_gone(client, owner, fake_model):
     html = client.get(f"/c/{conv.uuid}/").content.decode()
     assert "no longer available for completions" in html
     assert '<option value="" selected>Choose a model</option>' in html
+
+
+def test_its_scripts_take_historys_urls_from_the_page(client, owner, fake_model):
+    # Where history is mounted is the URLconf's business: the scripts get
+    # its URLs from data- attributes ({% url %}), never as literals.
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.urls import reverse
+
+    client.force_login(owner)
+    zero = "00000000-0000-0000-0000-000000000000"
+    page = client.get("/").content.decode()
+    assert f'data-tokens-url="{reverse("history:tokens", args=[zero])}"' in page
+    run = Run.objects.create(owner=owner, endpoint="completions", model_name="Echo",
+                             status=Run.COMPLETED, request={"model": "echo-1", "prompt": "p"},
+                             response={"choices": [{"index": 0, "text": "x"}]})
+    detail = client.get(reverse("history:run", args=[run.uuid])).content.decode()
+    assert f'data-run-url="{reverse("history:run", args=[zero])}"' in detail
+    for name in ("playground.js", "replay.js", "candidates.js"):
+        script = (Path(settings.BASE_DIR) / "static" / "js" / name).read_text()
+        assert "/history/" not in script, name

@@ -42,3 +42,27 @@ def test_it_refuses_a_malformed_question(client, owner):
 
 def test_it_is_for_signed_in_users_only(client):
     assert ask(client, mode="completions", model="x").status_code == 302
+
+
+def test_it_counts_only_what_a_run_would_accept(client, owner):
+    model = ensure_local_provider()
+    client.force_login(owner)
+    for messages in ([{"role": "wizard", "content": "Hello"}], [{"content": "Hello"}],
+                     "Hello", [], [{"role": "user", "content": {"text": "Hi"}}]):
+        answer = ask(client, mode="chat", model=str(model.uuid), messages=messages)
+        assert answer.status_code == 200 and answer.json() == {"tokens": None}, messages
+    assert ask(client, mode="completions", model=str(model.uuid),
+               prompt={"text": "Hello"}).json() == {"tokens": None}
+
+
+def test_it_will_not_count_a_huge_question(client, owner):
+    model = ensure_local_provider()
+    client.force_login(owner)
+    uuid = str(model.uuid)
+    unknown = {"tokens": None}
+    assert ask(client, mode="completions", model=uuid, prompt=["Hi"] * 16).json()["tokens"] > 0
+    assert ask(client, mode="completions", model=uuid, prompt=["Hi"] * 17).json() == unknown
+    huge = "word " * 41_000  # over 200 kB
+    assert ask(client, mode="completions", model=uuid, prompt=huge).json() == {"tokens": None}
+    assert ask(client, mode="chat", model=uuid,
+               messages=[{"role": "user", "content": huge}]).json() == {"tokens": None}

@@ -289,3 +289,19 @@ def test_it_answers_parallel_calls_with_one_tool_message_each(
     assert [(m["role"], m["tool_call_id"]) for m in sent[-2:]] == [("tool", i) for i in ids]
     assert json.loads(sent[-2]["content"])["temperature"] == 18
     assert sent[-1]["content"] == '"found"'
+
+
+@pytest.mark.parametrize("name", ["constructor", "toString", "__proto__"])
+def test_it_knows_no_mock_for_a_tool_named_like_an_object_method(
+    signed_in, owner, app_url, fake_model, upstream, name
+):
+    upstream.behave_once(tool_calls=[{"name": name, "arguments": '{"city": "Paris"}'}])
+    page = signed_in(owner)
+    start_chat(page, app_url, fake_model)
+    page.click("#run-button")
+    form = page.locator("#result .tool-form")
+    expect(form).to_be_visible()
+    # No saved mock: nothing to forget, and the model's arguments to start from.
+    expect(form.locator(".tf-forget-mock")).to_be_hidden()
+    expect(form.locator(".tf-auto")).not_to_be_checked()
+    assert page.evaluate("() => Object.keys(ToolForm.mocks).length") == 0
