@@ -99,7 +99,7 @@ def test_it_remembers_the_theme_chosen_with_the_toggle(signed_in, owner, app_url
 def test_it_lists_the_keyboard_shortcuts_on_question_mark(signed_in, owner, app_url, local_model):
     page = signed_in(owner)
     page.goto(f"{app_url}/completions/")
-    page.locator("h2").first.click()
+    page.locator(".prompt-head h2").click()  # a heading, not a text field
     page.keyboard.press("?")
     dialog = page.locator("#shortcuts")
     expect(dialog).to_be_visible()
