@@ -350,15 +350,20 @@ class CheckpointWriter:
             self._write()
 
 
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CheckpointWriter]"
-_writers = weakref.WeakKeyDictionary()
+def _per_loop(cls):
+    """One `cls` per event loop (its tasks and futures belong to that loop;
+    a worker process may run several loops), forgotten with the loop."""
+    instances = weakref.WeakKeyDictionary()
+
+    def get():
+        loop = asyncio.get_running_loop()
+        if loop not in instances:
+            instances[loop] = cls()
+        return instances[loop]
+    return get
 
 
-def checkpoint_writer():
-    loop = asyncio.get_running_loop()
-    if loop not in _writers:
-        _writers[loop] = CheckpointWriter()
-    return _writers[loop]
+checkpoint_writer = _per_loop(CheckpointWriter)
 
 
 class Writer:
@@ -405,15 +410,7 @@ class Writer:
             self._write()
 
 
-_run_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Writer]"
-_run_writers = weakref.WeakKeyDictionary()
-
-
-def writer():
-    loop = asyncio.get_running_loop()
-    if loop not in _run_writers:
-        _run_writers[loop] = Writer()
-    return _run_writers[loop]
+writer = _per_loop(Writer)
 
 
 def _write_batch(items):

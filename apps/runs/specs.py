@@ -46,19 +46,9 @@ def from_page(user, message):
     if not isinstance(form_body, dict):
         raise Refused([{"field": "body", "message": "body must be an object"}])
     template = _template(form_body, message.get("variables"))
-    try:
-        # The playground streams unless told not to: validate what will be
-        # sent, so stream-only rules (best_of, stream_options) judge the same
-        # request the upstream receives.
-        sent = render_body(form_body, template["variables"]) if template else form_body
-        body = validate(mode, {"stream": True, **sent, "model": model.upstream_id})
-    except ValidationFailed as e:
-        raise Refused([{"field": err.field, "message": err.message} for err in e.errors]) from None
-    target = _target(model)
-    if target is None:
-        raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
-                        "its API key cannot be decrypted; ask an administrator"}])
-    _check(target, mode, body)
+    # _template has rendered it once already: no variable is missing.
+    sent = render_body(form_body, template["variables"]) if template else form_body
+    body, target = _runnable(model, mode, sent)
 
     conversation = _conversation(user, mode, message.get("conversation"))
     conversation.form = {"model": str(model.uuid), "body": form_body}
@@ -105,6 +95,17 @@ def _template(form_body, variables):
 def for_batch(user, model, mode, body, template=None):
     """One cell of an evaluation batch: `body` rendered, without model.
     Raises Refused (as the page's runs do)."""
+    body, target = _runnable(model, mode, body)
+    return Spec(owner=user, endpoint=mode, model=model, target=target, body=body,
+                streams=body.get("stream", True) is not False, source="evals",
+                template=template)
+
+
+def _runnable(model, mode, body):
+    """(validated body, target) for a page or batch run of `body` on `model`,
+    or Refused naming the field. The playground streams unless told not to:
+    validate what will be sent, so stream-only rules (best_of,
+    stream_options) judge the same request the upstream receives."""
     try:
         body = validate(mode, {"stream": True, **body, "model": model.upstream_id})
     except ValidationFailed as e:
@@ -114,9 +115,7 @@ def for_batch(user, model, mode, body, template=None):
         raise Refused([{"field": "model", "message": "this model's provider cannot be reached: "
                         "its API key cannot be decrypted; ask an administrator"}])
     _check(target, mode, body)
-    return Spec(owner=user, endpoint=mode, model=model, target=target, body=body,
-                streams=body.get("stream", True) is not False, source="evals",
-                template=template)
+    return body, target
 
 
 def _check(target, mode, body):
