@@ -171,6 +171,14 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Rendered template fragments that depend only on the code (the playground's
+# parameter controls): per process, so a deploy never serves an old one.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "OPTIONS": {"MAX_ENTRIES": 1000},
+}
+
 # The run engine's cross-process messages (apps/runs/hub.py): the same
 # backend, a layer instance of its own (channels-redis serializes each
 # layer's receives under one lock).

@@ -97,6 +97,13 @@ def playground(request, mode, conv=None, form=None, title="", tool_mocks=None):
         "title": title,
         "initial": body,
         "groups": [(title, fs) for title, fs in groups if fs],
+        # The parameter controls depend on the mode and these values only: the
+        # page caches them rendered, per process ({% cache %} in the template;
+        # they were most of the page's rendering time, bench/README.md).
+        "params_key": json.dumps(
+            {f.name: body.get(f.name) for _, fs in groups for f in fs},
+            sort_keys=True, default=str,
+        ),
         "suffix_field": next((f for f in fields if f.name == "suffix"), None),
         "prompts": _prompts(body),
         "prompt_is_tokens": _is_token_prompt(body.get("prompt")),
@@ -105,7 +112,6 @@ def playground(request, mode, conv=None, form=None, title="", tool_mocks=None):
         "live_run": live_run,
         "max_message_bytes": settings.PLAYGROUND_MAX_MESSAGE_BYTES,
         "last_result": result_context(last_run) if last_run else None,
-        "fields_json": [f.as_dict() for f in fields],
         # The form adapts to the model (static/js/capabilities.js).
         "capabilities": {str(m.uuid): m.capabilities() for m in models},
         "extras": {k: body[k] for k in extras_of(mode, body)},
