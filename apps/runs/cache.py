@@ -156,7 +156,12 @@ class Cache:
         self.refreshing.add(name)
 
         def reload():
-            return self.fetch(name, generation(shared_version()))
+            shared = shared_version()
+            # The newest shared version seen, so the entry loaded under it
+            # matches what later calls in this process compare it with.
+            if uses_redis():
+                saw_shared(shared)
+            return self.fetch(name, generation(shared))
 
         from .engine import db  # the engine's threads (engine does not import this)
 
@@ -190,7 +195,13 @@ def page_model(model_uuid, endpoint):
     `endpoint` (sync: a database read when not cached)."""
     if model_uuid is None:
         return None
-    current = generation()
+    # Called in a thread already: reading the shared version here costs one
+    # Redis GET, and a model disabled in another process is refused at once
+    # (as the gateway does), not up to TTL later.
+    shared = shared_version()
+    if uses_redis():
+        saw_shared(shared)
+    current = generation(shared)
     model = PAGE_MODELS.get(model_uuid, current) or PAGE_MODELS.fetch(model_uuid, current)
     return model if model is not None and getattr(model, f"serves_{endpoint}") else None
 
