@@ -7,6 +7,7 @@ SECRET_KEY, ALLOWED_HOSTS and PLAYGROUND_HTTPS=1.
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,9 +42,19 @@ def generated_secret(filename, make):
     configuration, yet the secret survives restarts and is never in the code."""
     path = DATA_DIR / filename
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(make())
+        # Written whole under a private name, then linked into place: two
+        # processes starting at once on a fresh install (the server and the
+        # evaluation worker) both read the one secret that won, never a
+        # half-written file.
+        fd, draft = tempfile.mkstemp(dir=DATA_DIR, prefix=f".{filename}.")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(make())
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 
