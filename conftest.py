@@ -53,6 +53,31 @@ def pytest_configure(config):
     ).enable()
 
 
+def pytest_collection_modifyitems(items):
+    from pytest_asyncio.plugin import PytestAsyncioFunction
+
+    # Browser tests last: Playwright's sync API keeps an asyncio loop marked
+    # as running in the main thread while it is open, which async tests and
+    # Django's async-safety check must not see.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    for item in items:
+        if isinstance(item, PytestAsyncioFunction):
+            item.fixturenames.append("_runs_closed")
+
+
+@pytest.fixture
+async def _runs_closed():
+    """Every async test: the runs its event loop still drives are stopped and
+    the run hub it opened (runs on the Redis channel layer) is closed before
+    the loop ends. The loop's end cancels and awaits every task, and a hub
+    listener cancelled inside channels-redis may never finish
+    (apps/runs/hub.py, Hub.close)."""
+    yield
+    from apps.runs import engine
+
+    await engine.close()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -197,13 +222,6 @@ def outsider(db):
 @pytest.fixture
 def staff(db):
     return make_user("staff", is_staff=True, is_superuser=True)
-
-
-def pytest_collection_modifyitems(items):
-    # Browser tests last: Playwright's sync API keeps an asyncio loop marked
-    # as running in the main thread while it is open, which async tests and
-    # Django's async-safety check must not see.
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(scope="module")

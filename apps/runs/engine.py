@@ -510,6 +510,26 @@ async def start(spec, subscriber=None):
     return live
 
 
+async def close():
+    """End this event loop's part in runs before the loop ends (the tests do,
+    after each async test): every run it drives is stopped, kept as
+    interrupted with what arrived and its final save awaited, then its hub
+    closed. Cancelling them all instead, as a loop's end does, may leave a
+    hub listener that never ends (hub.Hub.close)."""
+    loop = asyncio.get_running_loop()
+    mine = [live for live in list(LIVE.values())
+            if live.task is not None and live.task.get_loop() is loop]
+    for live in mine:
+        live.stop(Run.INTERRUPTED)
+    for live in mine:
+        with suppress(asyncio.CancelledError):
+            await live.task
+        if live.finished is not None:
+            with suppress(asyncio.CancelledError):
+                await live.finished
+    await hub.close()
+
+
 def live_run(run_uuid):
     return LIVE.get(str(run_uuid))
 

@@ -121,6 +121,22 @@ class Hub:
                 self.listener = self.spawn(self._listen(self.channel))
         return self.channel
 
+    async def close(self):
+        """End the listener: by a message on its own channel, which it reads
+        and returns on, not by cancelling it. A cancellation that lands just
+        as a reply reaches channels-redis's receive (redis-py 8.1, Python
+        3.11) is lost there and the receive reads on, so whoever awaits the
+        cancelled listener waits for ever: the end of an event loop that
+        cancels and awaits every task (each async test's, asyncio.run's)
+        hung that way, now and then, in CI."""
+        # Joins and leaves under way first: a join may still open the listener.
+        while pending := [task for task in self._tasks if task is not self.listener]:
+            await asyncio.wait(pending)
+        if self.listener is not None and not self.listener.done():
+            await self.layer.send(self.channel, {"type": "runs.close"})
+            await self.listener
+        self.channel = self.listener = None
+
     async def tell_owner(self, run_uuid, message):
         await self.layer.group_send(
             control_group(run_uuid), {**message, "run": run_uuid, "reply_to": await self.open()}
@@ -142,6 +158,8 @@ class Hub:
                 log.warning("run hub: receiving failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
+            if message.get("type") == "runs.close":
+                return
             try:
                 await self._dispatch(message)
             except Exception:
@@ -183,6 +201,13 @@ class Hub:
 
 
 # -- what the engine calls ----------------------------------------------------
+
+
+async def close():
+    """Close this event loop's hub, if it has one (before the loop ends)."""
+    hub = _hubs.get(asyncio.get_running_loop())
+    if hub is not None:
+        await hub.close()
 
 
 def own(live):

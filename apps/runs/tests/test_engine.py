@@ -286,3 +286,30 @@ async def test_a_run_stopped_before_it_began_is_kept_as_cancelled(owner, fake_mo
     assert watcher.status == Run.CANCELLED
     assert (await stored(live)).status == Run.CANCELLED
     assert upstream.requests == []
+
+
+async def test_closing_a_loop_keeps_its_runs_as_interrupted_and_ends_its_hub(
+    owner, fake_model, upstream
+):
+    # What a loop's end goes through (after every async test): runs still
+    # streaming are kept as interrupted with what arrived, and the hub's
+    # listener (with Redis) ends by itself, so nothing is left to cancel.
+    upstream.behave(chunks=["x"] * 200, interval=0.02)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    await watcher.until(deltas=3)
+    listener = None
+    if hub.shared():
+        await asyncio.sleep(0.2)  # the run has joined its control group
+        listener = hub.current().listener
+        assert listener is not None and not listener.done()
+
+    await engine.close()
+
+    assert watcher.status == Run.INTERRUPTED
+    run = await stored(live)
+    assert run.status == Run.INTERRUPTED and run.output_text.startswith("xxx")
+    assert engine.live_run(live.uuid) is None
+    if listener is not None:
+        assert listener.done() and not listener.cancelled()
+        assert hub.current().listener is None
