@@ -87,6 +87,16 @@ def same_origin(scope):
     return parsed == own_origin(scope) or trusted(parsed)
 
 
+class Denier(WebsocketDenier):
+    """channels' denier, without a channel of its own on the channel layer:
+    a refused socket is never sent anything, and with channels-redis each
+    one would hold a Redis receive until the client goes, whose
+    cancellation can be lost (apps/runs/hub.py, Hub.close) and leave it
+    reading for ever."""
+
+    channel_layer_alias = None
+
+
 class SameOriginValidator:
     """ASGI middleware: refuse a websocket handshake (403) unless its Origin is
     the site's own origin (scheme, host and port) or a trusted one."""
@@ -96,5 +106,5 @@ class SameOriginValidator:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and not same_origin(scope):
-            return await WebsocketDenier()(scope, receive, send)
+            return await Denier()(scope, receive, send)
         return await self.application(scope, receive, send)

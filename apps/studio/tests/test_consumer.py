@@ -256,6 +256,11 @@ async def test_it_refuses_anonymous_users(connect, db):
 async def test_it_refuses_a_foreign_origin(connect, owner):
     _, connected, _ = await connect(owner, origin="https://evil.example")
     assert not connected
+    # And holds nothing on the channel layer for the refused socket (with
+    # Redis, a receive that a lost cancellation left reading hung the loop).
+    receiving = [t for t in asyncio.all_tasks()
+                 if "ChannelLayer.receive" in t.get_coro().__qualname__]
+    assert receiving == []
 
 
 async def test_it_carries_several_runs_on_one_socket(connect, owner, fake_model, upstream):
