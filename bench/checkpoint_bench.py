@@ -31,7 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, free_port, percentile, start_daphne, wait_for_port  # noqa: E402
+from bench.common import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    percentile,
+    start_daphne,
+    stop,
+    wait_for_port,
+)
 from bench.relay_bench import relay_stream, session_for  # noqa: E402
 
 OFF = "100000"  # seconds: longer than any run here, so no checkpoint before the end
@@ -144,9 +151,7 @@ def main():
                 servers, levels, streams_for, args.repeats, args.chunks, cookie, model_uuid
             ))
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait(10)
+            stop(procs)
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
     print(

@@ -88,3 +88,15 @@ def wait_for_port(port, timeout=30):
                 return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def stop(processes, timeout=10):
+    """Terminate server processes (newest first) and wait for each; one that
+    does not stop in `timeout` seconds is killed."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in reversed(processes):
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()

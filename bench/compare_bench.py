@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, percentile, start_daphne, wait_for_port  # noqa: E402
+from bench.common import free_port, percentile, start_daphne, stop, wait_for_port  # noqa: E402
 from bench.relay_bench import origin_of, session_for  # noqa: E402
 
 
@@ -107,9 +107,7 @@ def main():
                 measure(ws_url, cookie, model_uuid, args.chunks, args.panes, args.rounds)
             )
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait(10)
+            stop(procs)
 
     s50, s99 = percentile(single, 50), percentile(single, 99)
     c50, c99 = percentile(compare, 50), percentile(compare, 99)

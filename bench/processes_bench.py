@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, free_port, start_daphne, wait_for_port  # noqa: E402
+from bench.common import cpu_seconds, free_port, start_daphne, stop, wait_for_port  # noqa: E402
 from bench.versus_bench import Target, playground, requests, streams  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/playground_bench"
@@ -192,16 +192,10 @@ def main():
                                      [p.pid for p in procs[:-1]] + nginx_pids(nginx))
                     results[name] = asyncio.run(measure(args, target))
                 finally:
-                    for proc in reversed(procs):
-                        proc.terminate()
-                        try:
-                            proc.wait(10)
-                        except subprocess.TimeoutExpired:
-                            proc.kill()
+                    stop(procs)
             print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
-        upstream.terminate()
-        upstream.wait(10)
+        stop([upstream])
     print(f"\nBehind nginx on PostgreSQL + Redis; {args.chunks} chunks every "
           f"{args.interval * 1000:g} ms; {args.streams} streams and {args.requests} plain "
           "calls per level.\n")

@@ -37,6 +37,7 @@ from bench.common import (  # noqa: E402
     percentile,
     setup_playground,
     start_daphne,
+    stop,
     wait_for_port,
 )
 
@@ -294,9 +295,7 @@ def main():
                 )
             )
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait(10)
+            stop(procs)
 
     print(
         "\n| streams | direct TTFT p50 / p99 | relay TTFT p50 / p99 | added TTFT p50 / p99 "

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, percentile, start_daphne, wait_for_port  # noqa: E402
+from bench.common import free_port, percentile, start_daphne, stop, wait_for_port  # noqa: E402
 from bench.relay_bench import origin_of, session_for  # noqa: E402
 
 LIVE_CHUNKS = 20  # live deltas read after the reload, for their latency
@@ -254,9 +254,7 @@ def main():
                 cookie, model_uuid, args.samples, args.warmup, args.chunks, args.read_before,
             ))
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait(10)
+            stop(procs)
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
     def p(key):

@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     percentile,
     setup_playground,
     start_daphne,
+    stop,
     wait_for_port,
 )
 
@@ -404,12 +405,7 @@ def main():
             results = asyncio.run(measure(args, targets, ws))
             print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(procs)
     print(f"\n{args.chunks} chunks every {args.interval * 1000:g} ms; {args.streams} streams "
           f"per level and target; {args.requests} plain calls per level and target. "
           "(+x): added to direct.\n")
