@@ -176,6 +176,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # One pool for the process, not one per request (redis_pool.py).
+            "OPTIONS": {"pool_class": "playground.redis_pool.SharedConnectionPool"},
         }
     }
 else:
