@@ -100,3 +100,4 @@ def stop(processes, timeout=10):
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()

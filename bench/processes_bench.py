@@ -180,10 +180,12 @@ def main():
             for count in [int(x) for x in args.processes.split(",")]:
                 procs = []
                 try:
-                    daphnes = [start_daphne(data_dir, env=env) for _ in range(count)]
-                    procs += [p for p, _ in daphnes]
-                    nginx, url = start_nginx(Path(data_dir) / f"nginx-{count}",
-                                             [int(u.rsplit(":", 1)[1]) for _, u in daphnes])
+                    ports = []
+                    for _ in range(count):  # each kept as it starts: stopped if a later one fails
+                        process, url = start_daphne(data_dir, env=env)
+                        procs.append(process)
+                        ports.append(int(url.rsplit(":", 1)[1]))
+                    nginx, url = start_nginx(Path(data_dir) / f"nginx-{count}", ports)
                     procs.append(nginx)
                     time.sleep(0.5)  # nginx's worker is up
                     name = f"{count} process{'es' * (count > 1)}"

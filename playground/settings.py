@@ -50,12 +50,22 @@ def generated_secret(filename, make):
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(make())
-            os.link(draft, path)
-        except FileExistsError:
-            pass
+                f.flush()
+                os.fsync(f.fileno())  # whole on disk before it has its name
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this filesystem (some network mounts)
+                if not path.exists():
+                    os.replace(draft, path)
         finally:
-            os.unlink(draft)
-    return path.read_text().strip()
+            if os.path.exists(draft):
+                os.unlink(draft)
+    secret = path.read_text().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty: delete it and start again to generate a new one")
+    return secret
 
 
 SECRET_KEY = env("SECRET_KEY") or generated_secret("secret_key", lambda: secrets.token_urlsafe(50))

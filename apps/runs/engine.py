@@ -510,6 +510,10 @@ async def start(spec, subscriber=None):
     return live
 
 
+# How long close() waits for the runs' ends, and then for their final saves.
+CLOSE_SECONDS = 10
+
+
 async def close():
     """End this event loop's part in runs before the loop ends (the tests do,
     after each async test): every run it drives is stopped, kept as
@@ -519,15 +523,18 @@ async def close():
     loop = asyncio.get_running_loop()
     mine = [live for live in list(LIVE.values())
             if live.task is not None and live.task.get_loop() is loop]
-    for live in mine:
-        live.stop(Run.INTERRUPTED)
-    for live in mine:
-        with suppress(asyncio.CancelledError):
-            await live.task
-        if live.finished is not None:
-            with suppress(asyncio.CancelledError):
-                await live.finished
-    await hub.close()
+    try:
+        for live in mine:
+            if live.stop_status is None:  # one already stopping is left to end
+                live.stop(Run.INTERRUPTED)
+        # asyncio.wait: the runs' own outcomes are theirs (logged by the
+        # engine), and a stuck one must not keep the hub open.
+        if mine:
+            await asyncio.wait([live.task for live in mine], timeout=CLOSE_SECONDS)
+        if finishing := [live.finished for live in mine if live.finished is not None]:
+            await asyncio.wait(finishing, timeout=CLOSE_SECONDS)
+    finally:
+        await hub.close()
 
 
 def live_run(run_uuid):

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # How long a watcher waits for the owner of a running run to answer before
 # it takes the run for orphaned (its process died) and reads the database.
 ANSWER_TIMEOUT = 3.0
+# How long close() waits for joins under way, and then for the listener.
+CLOSE_SECONDS = 5.0
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]"
 _hubs = weakref.WeakKeyDictionary()
@@ -131,11 +133,24 @@ class Hub:
         hung that way, now and then, in CI."""
         # Joins and leaves under way first: a join may still open the listener.
         while pending := [task for task in self._tasks if task is not self.listener]:
-            await asyncio.wait(pending)
-        if self.listener is not None and not self.listener.done():
-            await self.layer.send(self.channel, {"type": "runs.close"})
-            await self.listener
-        self.channel = self.listener = None
+            await asyncio.wait(pending, timeout=CLOSE_SECONDS)
+            if not all(task.done() for task in pending):
+                break
+        # Under the opening lock, the channel forgotten first: a join from
+        # now on opens a listener of its own instead of joining this one.
+        async with self._opening:
+            channel, listener = self.channel, self.listener
+            self.channel = self.listener = None
+            if listener is None or listener.done():
+                return
+            try:
+                await self.layer.send(channel, {"type": "runs.close"})
+            except Exception as exc:  # Redis away: the listener cannot be told
+                log.warning("run hub: closing failed (%s)", exc)
+            done, _ = await asyncio.wait([listener], timeout=CLOSE_SECONDS)
+            if not done:
+                log.warning("run hub: the listener did not end; cancelling it")
+                listener.cancel()
 
     async def tell_owner(self, run_uuid, message):
         await self.layer.group_send(

@@ -36,6 +36,6 @@ async def test_requests_reuse_the_processes_redis_connections():
         # Each in a task of its own, in a context where the cache was never
         # touched, as daphne runs each request.
         await asyncio.create_task(request(), context=contextvars.Context())
-    # The 30 requests opened one connection (two more are this test's own
-    # counting; a little room for another process touching Redis meanwhile).
+    # The 30 requests opened one connection (one more is this test's own
+    # second count; a little room for another process touching Redis).
     assert connections_accepted() - before <= 5

@@ -300,7 +300,9 @@ async def test_closing_a_loop_keeps_its_runs_as_interrupted_and_ends_its_hub(
     await watcher.until(deltas=3)
     listener = None
     if hub.shared():
-        await asyncio.sleep(0.2)  # the run has joined its control group
+        async with asyncio.timeout(10):  # the run has joined its control group
+            while hub.current()._tasks - {hub.current().listener}:
+                await asyncio.sleep(0.01)
         listener = hub.current().listener
         assert listener is not None and not listener.done()
 
