@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from apps.cases.models import Case
 from apps.history.models import Run
+from apps.presets.tests.test_browser import open_save_dialog
 from apps.providers.models import ensure_local_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,7 +38,7 @@ def test_it_evaluates_a_template_on_the_embedded_model(signed_in, app_url, owner
     assert run.request["prompt"] == "A red cat is"
     assert run.template["variables"] == {"color": "red", "animal": "cat"}
 
-    page.click("#save-preset-button")
+    open_save_dialog(page)
     page.fill("#preset-dialog [name=name]", "Animals")
     page.click("#preset-dialog .save-new")
     page.click("#preset-dialog .preset-link")
