@@ -25,8 +25,6 @@ Loopback only; every loop is bounded. Not part of the test suite.
 import argparse
 import asyncio
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_seconds, free_port, start_daphne, stop, wait_for_port  # noqa: E402
 from bench.versus_bench import Target, playground, requests, streams  # noqa: E402
+from testing import nginx as nginx_server  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/playground_bench"
 REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -69,19 +68,10 @@ def create_database(url):
 
 
 def start_nginx(workdir, backend_ports):
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(binary):
+    if nginx_server.binary() is None:
         raise SystemExit("nginx is not installed (sudo apt-get install nginx)")
     port = free_port()
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    lines = "".join(f"        server 127.0.0.1:{p};\n" for p in backend_ports)
-    conf = re.sub(r"(        server 127\.0\.0\.1:\d+;\n)+", lines, conf)
-    conf = conf.replace("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{port};")
-    workdir.mkdir()
-    (workdir / "tmp").mkdir()
-    (workdir / "nginx.conf").write_text(conf)
-    process = subprocess.Popen([binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf"),
-                                "-g", "daemon off;"])
+    process = nginx_server.start(workdir, backend_ports, port)
     wait_for_port(port)
     return process, f"http://127.0.0.1:{port}"
 

@@ -5,12 +5,9 @@ the proxy."""
 
 import json
 import os
-import re
-import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,9 +16,8 @@ from websockets.sync.client import connect
 
 from apps.gateway.models import GatewayKey
 from apps.history.models import Run
+from testing import nginx as nginx_server
 from testing.sessions import session_cookie
-
-ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -42,21 +38,12 @@ def free_port():
 def nginx(servers, tmp_path):
     """nginx on a free port in front of two server processes, configured by
     the repository's deploy/nginx.conf (only its ports replaced)."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(binary):
+    if nginx_server.binary() is None:
         pytest.fail("nginx is not installed; `make test` installs Debian's nginx")
     backends = [servers(), servers()]
     port = free_port()
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    lines = "".join(f"        server 127.0.0.1:{b.port};\n" for b in backends)
-    conf = re.sub(r"(        server 127\.0\.0\.1:\d+;\n)+", lines, conf)
-    conf = conf.replace("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{port};")
-    (tmp_path / "tmp").mkdir()
-    (tmp_path / "nginx.conf").write_text(conf)
-    process = subprocess.Popen(
-        [binary, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    process = nginx_server.start(tmp_path, [b.port for b in backends], port,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
         if process.poll() is not None or time.monotonic() > deadline:
