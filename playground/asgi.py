@@ -1,4 +1,6 @@
+import asyncio
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -11,7 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from apps.inference import local  # noqa: E402
-from apps.runs import keeper  # noqa: E402
+from apps.runs import engine, keeper  # noqa: E402
 from playground.api import ApiHandler, is_api  # noqa: E402
 from playground.origins import SameOriginValidator  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
@@ -22,6 +24,24 @@ local.start_in_background()
 # Renew this process's run leases; runs a dead process left become interrupted.
 if settings.RUN_KEEPER:
     keeper.start()
+
+
+def _store_runs_on_shutdown():
+    """Under daphne, a clean stop (SIGTERM, SIGINT, `make run`'s Ctrl-C)
+    stores this process's runs as interrupted, with every token that
+    arrived and any first save still held back (engine.close), before the
+    event loop ends: not left `running` until their lease runs out."""
+    from twisted.internet import defer, reactor
+
+    def close():
+        return defer.Deferred.fromFuture(asyncio.ensure_future(engine.close()))
+
+    reactor.addSystemEventTrigger("before", "shutdown", close)
+
+
+# daphne installs Twisted's asyncio reactor before it imports this module.
+if "twisted.internet.reactor" in sys.modules:
+    _store_runs_on_shutdown()
 
 api_app = ApiHandler()
 

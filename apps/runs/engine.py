@@ -99,6 +99,10 @@ class Spec:
     # token count); a failing one is logged, never fatal to the run.
     on_finish: list = field(default_factory=list)
     template: dict | None = None  # {"body", "variables"} of a templated run (stored on the Run)
+    # How long the Run's first save may wait for the run to end, so that a
+    # quick run is stored by one write instead of two (the gateway's plain
+    # calls: nothing arrives before the whole answer). 0: at once.
+    hold_first_save: float = 0.0
 
 
 class LiveRun(Broadcast):
@@ -177,7 +181,7 @@ class LiveRun(Broadcast):
     async def _drive(self):
         # The upstream request goes out first (the first await in
         # _upstream), and the Run is saved while it is on its way.
-        self.recorded = writer().add(_record, self.spec, self.run)
+        self.recorded = writer().hold(self.spec.hold_first_save, _record, self.spec, self.run)
         status = Run.COMPLETED
         try:
             if self.stop_status is not None:
@@ -288,15 +292,22 @@ class LiveRun(Broadcast):
             self._checkpoint_timer.cancel()
             self._checkpoint_timer = None
         try:
-            await self.recorded
-            if self._checkpointing is not None:
-                with suppress(Exception):
-                    await self._checkpointing
             assembly = self.assembly
             # A gateway chat has no conversation to continue.
             reply = (self.spec.endpoint == "chat" and status == Run.COMPLETED
                      and assembly.choices and self.spec.conversation is not None)
-            await writer().add(_final, self.run, status, assembly, len(self.log) + 1, reply)
+            final = (status, assembly, len(self.log) + 1, reply)
+            # A run that ended before its first save was written (a quick
+            # call while the writer was busy) is stored by one write: what a
+            # crash would leave is the same (nothing, until that write lands).
+            if writer().replace(self.recorded, _record, self.spec, self.run, final):
+                await self.recorded
+            else:
+                await self.recorded
+                if self._checkpointing is not None:
+                    with suppress(Exception):
+                        await self._checkpointing
+                await writer().add(_final, self.run, *final)
             for hook in self.spec.on_finish:
                 await hook(assembly)
         except Exception:
@@ -372,19 +383,52 @@ class Writer:
     previous call was out, in one transaction with a savepoint each (one
     failing write spoils no other). Concurrent runs share thread hops and
     commits instead of queueing one each; a write is never held back to
-    wait for company, and is stored before the caller's await returns (a
-    client that saw the end of its answer finds the Run stored)."""
+    wait for company (only as long as its caller says, `hold`), and is
+    stored before the caller's await returns (a client that saw the end of
+    its answer finds the Run stored)."""
 
     def __init__(self):
         self.pending = []  # (fn, args, future)
+        self.held = {}  # future -> the timer that makes its write due
         self.writing = False
 
     def add(self, fn, *args):
         future = asyncio.get_running_loop().create_future()
+        self._queue(fn, args, future)
+        return future
+
+    def hold(self, seconds, fn, *args):
+        """add(), `seconds` later; `replace()` makes it due at once."""
+        if seconds <= 0:
+            return self.add(fn, *args)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.held[future] = loop.call_later(seconds, self._due, future, fn, args)
+        return future
+
+    def replace(self, future, fn, *args):
+        """Make the write that `future` stands for fn(*args) instead, if it
+        has not gone to the database yet (held, or waiting for the call in
+        flight); `future` then gives fn's outcome. False if it has."""
+        timer = self.held.pop(future, None)
+        if timer is not None:
+            timer.cancel()
+            self._queue(fn, args, future)
+            return True
+        for i, (_, _, pending) in enumerate(self.pending):
+            if pending is future:
+                self.pending[i] = (fn, args, future)
+                return True
+        return False
+
+    def _due(self, future, fn, args):
+        del self.held[future]
+        self._queue(fn, args, future)
+
+    def _queue(self, fn, args, future):
         self.pending.append((fn, args, future))
         if not self.writing:
             self._write()
-        return future
 
     def _write(self):
         batch, self.pending = self.pending, []
@@ -449,16 +493,20 @@ def _write_checkpoints(batch):
             run.checkpoint(snapshot, seq, lease)
 
 
-def _record(spec, run):
+def _record(spec, run, final=None):
     """The Run's first save (and its conversation's): while the upstream
-    request is already on its way."""
+    request is already on its way. `final`: _final's arguments after the
+    run, for a run that ended before this was written (one INSERT then)."""
     with transaction.atomic():
         if run.conversation is not None:
             run.conversation.save()
             if spec.thread is not None:
                 run.conversation.set_messages(spec.thread)
             run.conversation_id = run.conversation.pk
-        run.save()
+        if final is None:
+            run.save()
+        else:
+            _final(run, *final)
         for hook in spec.on_record:
             hook()
 

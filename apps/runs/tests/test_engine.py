@@ -2,6 +2,7 @@
 one process: subscribers, stop, grace, checkpoints, leases, replays."""
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -315,3 +316,60 @@ async def test_closing_a_loop_keeps_its_runs_as_interrupted_and_ends_its_hub(
     if listener is not None:
         assert listener.done() and not listener.cancelled()
         assert hub.current().listener is None
+
+
+async def test_a_run_that_ends_before_its_first_save_is_written_is_stored_by_one_write(
+    owner, fake_model, upstream, monkeypatch
+):
+    # A quick call while the writer is busy: its first save is still waiting
+    # when the answer is in, so the Run goes in whole, once (a busy gateway's
+    # plain calls), with its conversation's reply as the final save adds it.
+    upstream.behave(text="all at once")
+    writes = []
+    write_batch = engine._write_batch
+
+    def recorded(items):
+        writes.extend((fn.__name__, args) for fn, args in items)
+        return write_batch(items)
+
+    monkeypatch.setattr(engine, "_write_batch", recorded)
+    busy = engine.writer().add(time.sleep, 0.5)  # in flight: later writes wait
+    message = {"mode": "chat", "model": str(fake_model.uuid), "conversation": None,
+               "body": {"messages": [{"role": "user", "content": "Hi"}], "stream": False}}
+    spec = await database_sync_to_async(specs.from_page)(owner, message)
+    watcher = Watcher()
+    live = await engine.start(spec, watcher.subscriber)
+    await watcher.until_end()
+    await busy
+
+    assert watcher.status == Run.COMPLETED
+    run = await stored(live)
+    assert run.status == Run.COMPLETED and run.output_text == "all at once"
+    assert run.seq == len(watcher.events)
+    thread = await database_sync_to_async(
+        lambda: Run.objects.get(uuid=live.uuid).conversation.thread())()
+    assert [(m["role"], m["content"]) for m in thread] == [
+        ("user", "Hi"), ("assistant", "all at once")
+    ]
+    mine = [(name, args) for name, args in writes if live.run in args]
+    assert [name for name, _ in mine] == ["_record"] and mine[0][1][2][0] == Run.COMPLETED
+
+
+async def test_a_run_whose_first_save_went_out_gets_its_final_save_after_it(
+    owner, fake_model, upstream, monkeypatch
+):
+    upstream.behave(chunks=["saved ", "twice"], interval=0.05)
+    writes = []
+    write_batch = engine._write_batch
+
+    def recorded(items):
+        writes.extend(fn.__name__ for fn, args in items)
+        return write_batch(items)
+
+    monkeypatch.setattr(engine, "_write_batch", recorded)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    await watcher.until_end()
+    run = await stored(live)
+    assert run.status == Run.COMPLETED and run.output_text == "saved twice"
+    assert writes[0] == "_record" and writes[-1] == "_final"

@@ -4,8 +4,10 @@ run watched and stopped through another process than the one driving it
 
 import json
 import os
+import threading
 import time
 
+import httpx
 import pytest
 from django.conf import settings
 from websockets.sync.client import connect
@@ -75,6 +77,55 @@ def test_a_crash_keeps_every_chunk_up_to_one_checkpoint_interval(
     assert run.output_text.startswith(safe)
     assert "".join(text for _, text in received).startswith(run.output_text)
     assert run.error_code == "interrupted"
+
+
+def test_a_clean_stop_stores_the_runs_in_flight_as_interrupted(
+    servers, owner, fake_model, upstream
+):
+    # A gateway plain call (its first save waits for the answer: here longer
+    # than the test) and a streamed playground run, both under way when the
+    # server is told to stop (SIGTERM, as `make run`'s Ctrl-C or a deploy):
+    # both are stored as interrupted, the stream with every chunk it had.
+    from apps.gateway.models import GatewayKey
+
+    _, secret = GatewayKey.create(owner, "clean stop")
+    upstream.behave_once(latency=30)  # the plain call's answer never comes in time
+    upstream.behave(chunks=WORDS, interval=0.05)
+    server = servers(PLAYGROUND_RUN_CHECKPOINT_SECONDS="60")
+    answered = []
+
+    def call():
+        try:
+            answered.append(httpx.post(
+                f"{server.url}/v1/chat/completions", timeout=30,
+                headers={"Authorization": f"Bearer {secret}"},
+                json={"model": "Echo", "messages": [{"role": "user", "content": "Hi"}]}))
+        except httpx.HTTPError as exc:
+            answered.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert wait_for(lambda: len(upstream.requests) == 1, timeout=10)
+    with open_socket(server, owner) as ws:
+        ws.send(json.dumps(run_message(fake_model)))
+        run_uuid = receive(ws)["run"]
+        received = []
+        while len(received) < 10:
+            message = receive(ws)
+            if message["type"] == "delta":
+                received.append(message["text"])
+        server.stop()
+        assert server.process.returncode is not None
+    caller.join(10)
+
+    assert isinstance(answered[0], httpx.HTTPError)  # the call was cut off
+    runs = {run.source: run for run in Run.objects.all()}
+    assert set(runs) == {"gateway", "playground"}
+    assert runs["gateway"].status == Run.INTERRUPTED
+    assert runs["gateway"].request["messages"] == [{"role": "user", "content": "Hi"}]
+    streamed = runs["playground"]
+    assert str(streamed.uuid) == run_uuid and streamed.status == Run.INTERRUPTED
+    assert streamed.output_text.startswith("".join(received))
 
 
 redis_only = pytest.mark.skipif(
