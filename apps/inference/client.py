@@ -245,14 +245,15 @@ def auth_for(target):
     return httpx.BasicAuth(base.username, base.password)
 
 
-async def stream(target, endpoint, body, *, prepared=None):
+async def stream(target, endpoint, body, *, prepared=None, on_answer=None):
     """Yield Meta, Notices, then Delta/Finish events, Usage, or a final Error.
 
     Exactly one Meta comes first (empty if the upstream failed before saying
     anything about itself), then the Notices for dropped fields. Upstream
     problems end the stream with an Error event; they are never raised.
     `prepared`: what prepare(..., stream=True) returned for this body, when
-    the caller already has it.
+    the caller already has it. `on_answer()` is called once the upstream has
+    accepted the request (a 200 and its headers), before the first event.
     """
     notices = []
     started = False
@@ -265,7 +266,7 @@ async def stream(target, endpoint, body, *, prepared=None):
         chunks = Chunks(endpoint, sent, requested_top(endpoint, body))
         # aclosing: when our consumer closes us, the inner generator (and so
         # the upstream connection) is closed now, not when garbage-collected.
-        async with aclosing(_events(target, url, sent, chunks)) as events:
+        async with aclosing(_events(target, url, sent, chunks, on_answer)) as events:
             async for event in events:
                 yield event
                 if not started:
@@ -281,7 +282,7 @@ async def stream(target, endpoint, body, *, prepared=None):
         yield error.event()
 
 
-async def _events(target, url, sent, chunks):
+async def _events(target, url, sent, chunks, on_answer=None):
     """Meta first, then the normalized events of one streamed response."""
     loop = asyncio.get_running_loop()
     t = target.timeouts
@@ -308,6 +309,8 @@ async def _events(target, url, sent, chunks):
                     raise errors.from_status(
                         response.status_code, content, response.headers, target
                     )
+            if on_answer is not None:
+                on_answer()
         except TimeoutError:
             raise errors.timed_out(
                 "total" if deadline == total_deadline else which, target

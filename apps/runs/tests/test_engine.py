@@ -373,3 +373,24 @@ async def test_a_run_whose_first_save_went_out_gets_its_final_save_after_it(
     run = await stored(live)
     assert run.status == Run.COMPLETED and run.output_text == "saved twice"
     assert writes[0] == "_record" and writes[-1] == "_final"
+
+
+async def test_a_stream_is_stored_as_running_once_the_upstream_has_accepted_it(
+    owner, fake_model, upstream, settings
+):
+    # Its first save waits for the upstream's 200 (not for a checkpoint
+    # interval, here longer than the test): from then on, another tab or
+    # process finds the run, though no token has come.
+    settings.RUN_CHECKPOINT_SECONDS = 60
+    upstream.behave(stall_after=0)
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher)
+    async with asyncio.timeout(5):
+        while not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)():
+            await asyncio.sleep(0.02)
+    run = await stored(live)
+    assert run.status == Run.RUNNING and run.output_text == ""
+    assert watcher.text == ""
+    await engine.stop(owner, live.uuid)
+    await watcher.until_end()
+    assert (await stored(live)).status == Run.CANCELLED
