@@ -45,10 +45,11 @@ def uses_redis():
 
 
 def _version_file():
+    # A str, not a Path: this is stat-ed on every gateway call.
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) != ":memory:":
-        return Path(f"{database['NAME']}-cache-generation")
-    return Path(settings.DATA_DIR) / "cache-generation"
+        return f"{database['NAME']}-cache-generation"
+    return os.path.join(settings.DATA_DIR, "cache-generation")
 
 
 def shared_version():
@@ -96,7 +97,7 @@ def _bump_now():
         shared_cache.add(VERSION_KEY, 0, timeout=None)
         shared_cache.incr(VERSION_KEY)
         return
-    path = _version_file()
+    path = Path(_version_file())
     path.parent.mkdir(parents=True, exist_ok=True)
     # A new file each time: a new inode, so two bumps within the
     # filesystem's mtime resolution still differ.
