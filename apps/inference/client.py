@@ -36,6 +36,7 @@ import logging
 import weakref
 from contextlib import aclosing
 from dataclasses import replace
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -75,6 +76,9 @@ def shared_client() -> httpx.AsyncClient:
         client = httpx.AsyncClient(
             limits=LIMITS,
             follow_redirects=False,
+            # One client serves every user and key of the process: a cookie
+            # an upstream sets must never go out with someone else's call.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             # Loopback (the embedded model, test upstreams) never goes through
             # an HTTP(S)_PROXY from the environment; everything else may.
             mounts={

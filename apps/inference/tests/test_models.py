@@ -65,3 +65,15 @@ def test_it_never_reuses_a_client_from_a_closed_loop(upstream, upstream_target):
     second = asyncio.run(run())  # would fail if it used the first loop's client
     assert first is not second
     assert isinstance(second, httpx.AsyncClient)
+
+
+async def test_the_shared_client_keeps_no_cookie_an_upstream_sets(upstream, upstream_target):
+    # One client serves every user and key of this process: a cookie one
+    # call's answer sets (a load balancer's, a session) must not ride along
+    # on the next call, someone else's.
+    upstream.behave(headers={"Set-Cookie": "session=alice-0123; Path=/"})
+    await complete(upstream_target, "completions", {"prompt": "first"})
+    upstream.behave()
+    await complete(upstream_target, "completions", {"prompt": "second"})
+    assert "cookie" not in upstream.last.headers
+    assert not shared_client().cookies
