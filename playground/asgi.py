@@ -1,5 +1,6 @@
 import asyncio
 import functools
+import logging
 import os
 import sys
 
@@ -34,10 +35,15 @@ def _store_runs_on_shutdown():
     event loop ends: not left `running` until their lease runs out."""
     from twisted.internet import defer, reactor
 
-    def close():
-        return defer.Deferred.fromFuture(asyncio.ensure_future(engine.close()))
+    async def close():
+        try:
+            await engine.close()
+        except Exception:  # Twisted's log goes nowhere under daphne
+            log.exception("storing the runs in flight at shutdown failed")
 
-    reactor.addSystemEventTrigger("before", "shutdown", close)
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(close()))
+    )
 
 
 def _parse_content_types_once():
@@ -58,6 +64,7 @@ if "twisted.internet.reactor" in sys.modules:
     _parse_content_types_once()
 
 api_app = ApiHandler()
+log = logging.getLogger(__name__)
 
 
 async def http(scope, receive, send):

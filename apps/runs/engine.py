@@ -5,14 +5,19 @@ One run, start to end:
 1. `start(spec, subscriber)` builds the Run (unsaved) and its wire body (the
    adapter's `prepare()`, once: what is recorded is what is sent), registers a
    LiveRun in this process and starts its task.
-2. The task (`LiveRun._drive`) sends the upstream request and saves the Run
-   once the upstream has accepted it (a stream: before its first token; a
-   gateway plain call: with its answer, one write), and hands every adapter
-   event to the Assembly and to each subscriber in order, numbered from 1.
-   The first event is never held back.
+2. The task (`LiveRun._drive`) sends the upstream request and hands every
+   adapter event to the Assembly and to each subscriber in order, numbered
+   from 1; the first event is never held back. The Run's first save goes
+   out at once for a page's plain run; for a stream once the upstream has
+   accepted the request (its 200: the save's thread work no longer slows
+   the request's way out); for a gateway plain call with its answer, as
+   one write. Either waits one checkpoint interval at most.
 3. What arrived is checkpointed into the Run at most every
    RUN_CHECKPOINT_SECONDS and at the end, so a killed process loses at most
-   that last interval (keeper.py turns its runs into `interrupted`).
+   that last interval (keeper.py turns its runs into `interrupted`), or the
+   whole record of a run whose first save was still held back (a stream
+   not yet answered, a gateway plain call younger than that interval).
+   A clean stop loses nothing (close(), called at daphne's shutdown).
 4. Subscribers come and go: the page that started the run, the same page
    after a reload, another tab, another process (hub.py). Each first gets
    every event it has not seen, then the live ones, exactly once, in order.
@@ -182,9 +187,9 @@ class LiveRun(Broadcast):
     async def _drive(self):
         # A stream's first save waits until the upstream has accepted the
         # request (on_answer below), so that its database work in a thread
-        # does not slow the request's way out (measured: ~2 ms of a stream's
-        # first token); at most one checkpoint interval, the most a killed
-        # process may lose of any run. A spec may hold it longer.
+        # does not slow the request's way out (measured: ~1-2 ms of a
+        # stream's first token); one checkpoint interval at most. A spec
+        # may hold it for the run's end (gateway plain calls).
         hold = self.spec.hold_first_save
         if self.spec.streams:
             hold = hold or settings.RUN_CHECKPOINT_SECONDS
@@ -309,8 +314,8 @@ class LiveRun(Broadcast):
             reply = (self.spec.endpoint == "chat" and status == Run.COMPLETED
                      and assembly.choices and self.spec.conversation is not None)
             final = (status, assembly, len(self.log) + 1, reply)
-            # A run that ended before its first save was written (a quick
-            # call while the writer was busy) is stored by one write: what a
+            # A run that ended before its first save was written (held, or
+            # waiting behind another write) is stored by one write: what a
             # crash would leave is the same (nothing, until that write lands).
             if writer().replace(self.recorded, _record, self.spec, self.run, final):
                 await self.recorded
@@ -403,6 +408,7 @@ class Writer:
         self.pending = []  # (fn, args, future)
         self.held = {}  # future -> (the timer that makes it due, fn, args)
         self.writing = False
+        self.closing = False  # the loop is ending: nothing is held any more
 
     def add(self, fn, *args):
         future = asyncio.get_running_loop().create_future()
@@ -412,7 +418,7 @@ class Writer:
     def hold(self, seconds, fn, *args):
         """add(), `seconds` later: `release()` makes it due sooner,
         `replace()` makes it another write."""
-        if seconds <= 0:
+        if seconds <= 0 or self.closing:
             return self.add(fn, *args)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -510,9 +516,10 @@ def _write_checkpoints(batch):
 
 
 def _record(spec, run, final=None):
-    """The Run's first save (and its conversation's): while the upstream
-    request is already on its way. `final`: _final's arguments after the
-    run, for a run that ended before this was written (one INSERT then)."""
+    """The Run's first save (and its conversation's). `final`: _final's
+    arguments, for a run that ended before this was written: the first and
+    the final save as one INSERT."""
+    failed = None
     with transaction.atomic():
         if run.conversation is not None:
             run.conversation.save()
@@ -522,9 +529,22 @@ def _record(spec, run, final=None):
         if final is None:
             run.save()
         else:
-            _final(run, *final)
+            began = {f.attname: getattr(run, f.attname) for f in run._meta.concrete_fields}
+            try:
+                with transaction.atomic():
+                    _final(run, *final)
+            except Exception as exc:
+                # An outcome the database refuses must not cost the record
+                # of the run: stored as it began, as two writes would have
+                # (the keeper interrupts it), and the failure reported.
+                for name, value in began.items():
+                    setattr(run, name, value)
+                run.save()
+                failed = exc
         for hook in spec.on_record:
             hook()
+    if failed is not None:
+        raise failed
 
 
 def _append_reply(run, assembly):
@@ -585,6 +605,9 @@ async def close():
     closed. Cancelling them all instead, as a loop's end does, may leave a
     hub listener that never ends (hub.Hub.close)."""
     loop = asyncio.get_running_loop()
+    # A run that starts while this one closes (a server still takes requests
+    # while it stops) does not hold its first save back.
+    writer().closing = True
     mine = [live for live in list(LIVE.values())
             if live.task is not None and live.task.get_loop() is loop]
     try:
@@ -615,7 +638,16 @@ async def subscribe(user, run_uuid, subscriber, after=0):
             raise NotFound(run_uuid)
         await live.attach(subscriber, after)
         return
-    run = await db(_own_run, user, run_uuid)
+    try:
+        run = await db(_own_run, user, run_uuid)
+    except NotFound:
+        # Not stored yet? A run's first save waits for its upstream's answer
+        # (or its end), so a page reloaded onto another process may ask for
+        # a run that lives elsewhere before it is in the database: its
+        # process answers for it (and checks the owner).
+        if _is_uuid(run_uuid) and await hub.watch(run_uuid, user, subscriber, after):
+            return
+        raise
     if run.status == Run.RUNNING and hub.shared():
         # Another process drives it. Wait for its answer as long as its lease
         # says it lives (a busy process may answer late); no answer by then
@@ -661,6 +693,14 @@ def _own_run(user, run_uuid):
     if run is None:
         raise NotFound(run_uuid)
     return run
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _interrupt(run):

@@ -151,10 +151,11 @@ def for_gateway(key, model, endpoint, body):
         public_model=body["model"],
         on_detach=END,
         on_record=[key.touch],
-        # A plain call's first save waits for its answer, at most one
-        # checkpoint interval (what a killed process may lose of any run):
-        # most calls are then stored by one write, which was a third of a
-        # call's cost. A clean stop still stores it (asgi.py).
+        # A plain call's first save waits for its answer, one checkpoint
+        # interval at most: most calls are then stored by one write (the two
+        # were a third of a call's cost). A killed process may lose the
+        # record of a call younger than that; daphne's clean stop stores it
+        # (playground/asgi.py).
         hold_first_save=0.0 if streams else settings.RUN_CHECKPOINT_SECONDS,
     )
 

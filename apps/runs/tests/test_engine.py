@@ -318,21 +318,35 @@ async def test_closing_a_loop_keeps_its_runs_as_interrupted_and_ends_its_hub(
         assert hub.current().listener is None
 
 
-async def test_a_run_that_ends_before_its_first_save_is_written_is_stored_by_one_write(
-    owner, fake_model, upstream, monkeypatch
-):
-    # A quick call while the writer is busy: its first save is still waiting
-    # when the answer is in, so the Run goes in whole, once (a busy gateway's
-    # plain calls), with its conversation's reply as the final save adds it.
-    upstream.behave(text="all at once")
-    writes = []
+@pytest.fixture
+def writes(monkeypatch):
+    """The engine's writes, in order: (function name, args), as they go to the
+    database thread (the real writes still happen)."""
+    seen = []
     write_batch = engine._write_batch
 
     def recorded(items):
-        writes.extend((fn.__name__, args) for fn, args in items)
+        seen.extend((fn.__name__, args) for fn, args in items)
         return write_batch(items)
 
     monkeypatch.setattr(engine, "_write_batch", recorded)
+    return seen
+
+
+def writes_of(writes, live):
+    """[(name, the final status or None)] of one run's writes."""
+    return [(name, args[2][0] if name == "_record" and len(args) > 2 else
+             args[1] if name == "_final" else None)
+            for name, args in writes if live.run in args]
+
+
+async def test_a_run_that_ends_before_its_first_save_is_written_is_stored_by_one_write(
+    owner, fake_model, upstream, writes
+):
+    # A quick call while the writer is busy: its first save is still waiting
+    # when the answer is in, so the Run goes in whole, once, with its
+    # conversation's reply as the final save adds it.
+    upstream.behave(text="all at once")
     busy = engine.writer().add(time.sleep, 0.5)  # in flight: later writes wait
     message = {"mode": "chat", "model": str(fake_model.uuid), "conversation": None,
                "body": {"messages": [{"role": "user", "content": "Hi"}], "stream": False}}
@@ -351,28 +365,89 @@ async def test_a_run_that_ends_before_its_first_save_is_written_is_stored_by_one
     assert [(m["role"], m["content"]) for m in thread] == [
         ("user", "Hi"), ("assistant", "all at once")
     ]
-    mine = [(name, args) for name, args in writes if live.run in args]
-    assert [name for name, _ in mine] == ["_record"] and mine[0][1][2][0] == Run.COMPLETED
+    assert writes_of(writes, live) == [("_record", Run.COMPLETED)]
+
+
+async def held_start(owner, fake_model, watcher, hold, **body):
+    """A page run whose first save is held `hold` seconds (as a gateway plain
+    call's is) for its end."""
+    spec = await database_sync_to_async(specs.from_page)(owner, page_message(fake_model, **body))
+    spec.hold_first_save = hold
+    return await engine.start(spec, watcher.subscriber)
+
+
+async def test_a_held_first_save_becomes_the_one_write_of_a_run_that_ends_in_time(
+    owner, fake_model, upstream, writes
+):
+    upstream.behave(text="in time", latency=0.2)
+    watcher = Watcher()
+    live = await held_start(owner, fake_model, watcher, 5, stream=False)
+    await watcher.until_end()
+    assert (await stored(live)).output_text == "in time"
+    assert writes_of(writes, live) == [("_record", Run.COMPLETED)]
+
+
+async def test_a_held_first_save_goes_out_when_its_time_is_up(
+    owner, fake_model, upstream, writes
+):
+    # A slow call is stored as running once the hold is over, then finished.
+    upstream.behave(text="slow", latency=1.0)
+    watcher = Watcher()
+    live = await held_start(owner, fake_model, watcher, 0.2, stream=False)
+    async with asyncio.timeout(0.9):
+        while not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)():
+            await asyncio.sleep(0.02)
+    assert (await stored(live)).status == Run.RUNNING
+    await watcher.until_end()
+    assert (await stored(live)).status == Run.COMPLETED
+    assert writes_of(writes, live) == [("_record", None), ("_final", Run.COMPLETED)]
+
+
+async def test_a_run_stopped_while_its_first_save_is_held_is_kept_as_cancelled(
+    owner, fake_model, upstream, writes
+):
+    upstream.behave(text="never", latency=5)
+    watcher = Watcher()
+    live = await held_start(owner, fake_model, watcher, 5, stream=False)
+    async with asyncio.timeout(5):
+        while not upstream.requests:
+            await asyncio.sleep(0.02)
+    await engine.stop(owner, live.uuid)
+    await watcher.until_end()
+    assert watcher.status == Run.CANCELLED
+    assert (await stored(live)).status == Run.CANCELLED
+    assert writes_of(writes, live) == [("_record", Run.CANCELLED)]
+
+
+async def test_an_outcome_the_database_refuses_keeps_the_run_as_it_began(
+    owner, fake_model, upstream, writes, monkeypatch
+):
+    # One write for both saves must not lose the run when the final part
+    # fails: it is stored as running (as two writes would have left it),
+    # the keeper's to interrupt, and the watcher still hears the end.
+    def refused(*args):
+        raise ValueError("the database refused the outcome")
+
+    monkeypatch.setattr(engine, "_final", refused)
+    upstream.behave(text="refused")
+    watcher = Watcher()
+    live = await held_start(owner, fake_model, watcher, 5, stream=False)
+    await watcher.until_end()
+    run = await stored(live)
+    assert run.status == Run.RUNNING and run.output_text == ""
+    assert run.request == live.run.request
 
 
 async def test_a_run_whose_first_save_went_out_gets_its_final_save_after_it(
-    owner, fake_model, upstream, monkeypatch
+    owner, fake_model, upstream, writes
 ):
     upstream.behave(chunks=["saved ", "twice"], interval=0.05)
-    writes = []
-    write_batch = engine._write_batch
-
-    def recorded(items):
-        writes.extend(fn.__name__ for fn, args in items)
-        return write_batch(items)
-
-    monkeypatch.setattr(engine, "_write_batch", recorded)
     watcher = Watcher()
     live = await start(owner, fake_model, watcher)
     await watcher.until_end()
     run = await stored(live)
     assert run.status == Run.COMPLETED and run.output_text == "saved twice"
-    assert writes[0] == "_record" and writes[-1] == "_final"
+    assert writes_of(writes, live) == [("_record", None), ("_final", Run.COMPLETED)]
 
 
 async def test_a_stream_is_stored_as_running_once_the_upstream_has_accepted_it(

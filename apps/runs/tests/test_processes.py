@@ -169,3 +169,28 @@ def test_a_run_is_watched_and_stopped_through_another_process(
     assert messages[-1]["status"] == "cancelled"
     run = Run.objects.get(uuid=run_uuid)
     assert run.status == Run.CANCELLED and run.output_text == text
+
+
+@redis_only
+def test_a_run_not_stored_yet_is_watched_through_another_process(
+    servers, owner, fake_model, upstream
+):
+    # A stream's first save waits for the upstream's 200 (here 1 s away): a
+    # page reloaded onto another process in the meantime finds the run all
+    # the same, through the process that drives it.
+    upstream.behave(chunks=WORDS[:20], interval=0.02, latency=1.0)
+    env = {"PLAYGROUND_RUN_CHECKPOINT_SECONDS": "60"}
+    a, b = servers(**env), servers(**env)
+    with open_socket(a, owner) as ws:
+        ws.send(json.dumps(run_message(fake_model)))
+        run_uuid = receive(ws)["run"]
+    assert not Run.objects.filter(uuid=run_uuid).exists()
+    with open_socket(b, owner) as ws:
+        ws.send(json.dumps({"type": "subscribe", "run": run_uuid, "after": 0}))
+        messages = [receive(ws)]
+        while messages[-1]["type"] != "done":
+            messages.append(receive(ws))
+
+    assert "".join(m["text"] for m in messages if m["type"] == "delta") == "".join(WORDS[:20])
+    assert messages[-1]["status"] == "completed"
+    assert Run.objects.get(uuid=run_uuid).output_text == "".join(WORDS[:20])
