@@ -67,6 +67,14 @@ def stored(live):
     return Run.objects.get(uuid=live.uuid)
 
 
+async def until_stored(live, timeout):
+    """The Run, as soon as it is in the database (TimeoutError if not by then)."""
+    async with asyncio.timeout(timeout):
+        while not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)():
+            await asyncio.sleep(0.02)
+    return await stored(live)
+
+
 async def test_it_gives_a_late_subscriber_every_event_once_in_order(owner, fake_model, upstream):
     upstream.behave(chunks=["a", "b", "c", "d", "e", "f"], interval=0.05)
     first, late = Watcher(), Watcher()
@@ -394,10 +402,7 @@ async def test_a_held_first_save_goes_out_when_its_time_is_up(
     upstream.behave(text="slow", latency=1.0)
     watcher = Watcher()
     live = await held_start(owner, fake_model, watcher, 0.2, stream=False)
-    async with asyncio.timeout(0.9):
-        while not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)():
-            await asyncio.sleep(0.02)
-    assert (await stored(live)).status == Run.RUNNING
+    assert (await until_stored(live, 0.9)).status == Run.RUNNING
     await watcher.until_end()
     assert (await stored(live)).status == Run.COMPLETED
     assert writes_of(writes, live) == [("_record", None), ("_final", Run.COMPLETED)]
@@ -460,10 +465,7 @@ async def test_a_stream_is_stored_as_running_once_the_upstream_has_accepted_it(
     upstream.behave(stall_after=0)
     watcher = Watcher()
     live = await start(owner, fake_model, watcher)
-    async with asyncio.timeout(5):
-        while not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)():
-            await asyncio.sleep(0.02)
-    run = await stored(live)
+    run = await until_stored(live, 5)
     assert run.status == Run.RUNNING and run.output_text == ""
     assert watcher.text == ""
     await engine.stop(owner, live.uuid)

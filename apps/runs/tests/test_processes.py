@@ -38,6 +38,19 @@ def receive(ws, timeout=10):
     return json.loads(ws.recv(timeout=timeout))
 
 
+def start_run(ws, model, deltas):
+    """Start a run on the socket and read until `deltas` deltas came:
+    (the run's uuid, their texts)."""
+    ws.send(json.dumps(run_message(model)))
+    run_uuid = receive(ws)["run"]
+    texts = []
+    while len(texts) < deltas:
+        message = receive(ws)
+        if message["type"] == "delta":
+            texts.append(message["text"])
+    return run_uuid, texts
+
+
 def wait_for(check, timeout=30):
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -107,13 +120,7 @@ def test_a_clean_stop_stores_the_runs_in_flight_as_interrupted(
     caller.start()
     assert wait_for(lambda: len(upstream.requests) == 1, timeout=10)
     with open_socket(server, owner) as ws:
-        ws.send(json.dumps(run_message(fake_model)))
-        run_uuid = receive(ws)["run"]
-        received = []
-        while len(received) < 10:
-            message = receive(ws)
-            if message["type"] == "delta":
-                received.append(message["text"])
+        run_uuid, received = start_run(ws, fake_model, 10)
         server.stop()
         assert server.process.returncode is not None
     caller.join(10)
@@ -141,13 +148,7 @@ def test_a_run_is_watched_and_stopped_through_another_process(
     upstream.behave(chunks=WORDS, interval=0.05)
     a, b = servers(), servers()
     with open_socket(a, owner) as ws:
-        ws.send(json.dumps(run_message(fake_model)))
-        run_uuid = receive(ws)["run"]
-        seen_on_a = []
-        while len(seen_on_a) < 10:
-            message = receive(ws)
-            if message["type"] == "delta":
-                seen_on_a.append(message["text"])
+        run_uuid, seen_on_a = start_run(ws, fake_model, 10)
     # The page reloads, and the load balancer sends it to the other process.
     with open_socket(b, owner) as ws:
         ws.send(json.dumps({"type": "subscribe", "run": run_uuid, "after": 0}))
