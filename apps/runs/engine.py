@@ -686,10 +686,7 @@ async def stop(user, run_uuid, status=Run.CANCELLED):
 
 
 def _own_run(user, run_uuid):
-    try:
-        run = Run.objects.filter(uuid=uuid.UUID(run_uuid), owner=user).first()
-    except ValueError:
-        run = None
+    run = Run.objects.filter(uuid=run_uuid, owner=user).first() if _is_uuid(run_uuid) else None
     if run is None:
         raise NotFound(run_uuid)
     return run
