@@ -156,7 +156,10 @@ async def answer(request, key, endpoint):
         head.append(event)
         if isinstance(event, (Delta, Finish, Usage, Error, Ended)):
             break
-    if live.assembly.error:
+    # Decided by what this view read, not by how far the run got since: an
+    # error that arrived right behind the first token (in the same read from
+    # the upstream) is a mid-stream error, after that token.
+    if isinstance(head[-1], (Error, Ended)) and live.assembly.error:
         async with aclosing(events):
             async for _ in events:  # over already; wait until it is stored
                 pass
