@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from apps.inference import local  # noqa: E402
+from apps.inference.client import close_shared_client  # noqa: E402
 from apps.runs import engine, keeper  # noqa: E402
 from playground.api import ApiHandler, is_api  # noqa: E402
 from playground.origins import SameOriginValidator  # noqa: E402
@@ -40,6 +41,8 @@ def _store_runs_on_shutdown():
             await engine.close()
         except Exception:  # Twisted's log goes nowhere under daphne
             log.exception("storing the runs in flight at shutdown failed")
+        # Then the upstream connections (aiohttp's must close in their loop).
+        await close_shared_client()
 
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(close()))

@@ -34,9 +34,11 @@ import functools
 import json
 import logging
 import weakref
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+from urllib.request import getproxies
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -45,6 +47,7 @@ from . import errors
 from .errors import UpstreamError
 from .events import Delta, Error, Finish, Meta, Notice, Usage
 from .logprobs import chat_logprobs, completion_logprobs
+from .transport import AiohttpTransport, close_with_loop
 
 log = logging.getLogger("apps.inference")
 
@@ -61,8 +64,9 @@ FORWARD, DROP, REFUSE = "forward", "drop", "refuse"
 
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them, and daphne, Channels' sync-to-async threads and each test
-# run their own loops. Keyed weakly, so a finished loop's client goes with it.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]"
+# run their own loops. Keyed weakly, so a finished loop's client goes with it
+# (closed as the loop ends: transport.close_with_loop, the task kept beside it).
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, Any]]"
 _clients = weakref.WeakKeyDictionary()
 # Every streaming run holds one connection for its whole length: the pool must
 # not be what caps how many runs a process streams at once.
@@ -71,23 +75,38 @@ LIMITS = httpx.Limits(max_connections=2048, max_keepalive_connections=64, keepal
 
 def shared_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
+    client, _ = _clients.get(loop, (None, None))
     if client is None or client.is_closed:
+        # aiohttp under httpx's API (transport.py): the same requests and
+        # errors for half the CPU. Loopback (the embedded model, test
+        # upstreams) never goes through an HTTP(S)_PROXY from the
+        # environment; everything else may, and when one is set httpx
+        # mounts its own transport for it (what it reads: getproxies()).
+        direct = AiohttpTransport(LIMITS)
+        mounts = {"all://127.0.0.1": direct, "all://localhost": direct}
+        if not getproxies():
+            mounts["all://"] = direct
         client = httpx.AsyncClient(
             limits=LIMITS,
             follow_redirects=False,
             # One client serves every user and key of the process: a cookie
             # an upstream sets must never go out with someone else's call.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-            # Loopback (the embedded model, test upstreams) never goes through
-            # an HTTP(S)_PROXY from the environment; everything else may.
-            mounts={
-                "all://127.0.0.1": httpx.AsyncHTTPTransport(limits=LIMITS),
-                "all://localhost": httpx.AsyncHTTPTransport(limits=LIMITS),
-            },
+            mounts=mounts,
         )
-        _clients[loop] = client
+        # The loop holds its tasks weakly: this one is kept with its client.
+        _clients[loop] = (client, loop.create_task(close_with_loop(client)))
     return client
+
+
+async def close_shared_client():
+    """Close this loop's client now: a server's clean stop, whose loop is
+    stopped rather than ended with its tasks cancelled."""
+    entry = _clients.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        entry[1].cancel()  # close_with_loop closes the client as it ends
+        with suppress(asyncio.CancelledError):
+            await entry[1]
 
 
 def _httpx_timeout(target):
