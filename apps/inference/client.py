@@ -47,7 +47,7 @@ from . import errors
 from .errors import UpstreamError
 from .events import Delta, Error, Finish, Meta, Notice, Usage
 from .logprobs import chat_logprobs, completion_logprobs
-from .transport import AiohttpTransport, close_with_loop
+from .transport import AiohttpTransport
 
 log = logging.getLogger("apps.inference")
 
@@ -65,7 +65,7 @@ FORWARD, DROP, REFUSE = "forward", "drop", "refuse"
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them, and daphne, Channels' sync-to-async threads and each test
 # run their own loops. Keyed weakly, so a finished loop's client goes with it
-# (closed as the loop ends: transport.close_with_loop, the task kept beside it).
+# (closed as the loop ends: _close_with_loop, the task kept beside it).
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, Any]]"
 _clients = weakref.WeakKeyDictionary()
 # Every streaming run holds one connection for its whole length: the pool must
@@ -84,7 +84,7 @@ def shared_client() -> httpx.AsyncClient:
         # mounts its own transport for it (what it reads: getproxies()).
         direct = AiohttpTransport(LIMITS)
         mounts = {"all://127.0.0.1": direct, "all://localhost": direct}
-        if not getproxies():
+        if not {"http", "https", "all"} & getproxies().keys():  # NO_PROXY alone: none
             mounts["all://"] = direct
         client = httpx.AsyncClient(
             limits=LIMITS,
@@ -95,8 +95,24 @@ def shared_client() -> httpx.AsyncClient:
             mounts=mounts,
         )
         # The loop holds its tasks weakly: this one is kept with its client.
-        _clients[loop] = (client, loop.create_task(close_with_loop(client)))
+        _clients[loop] = (client, loop.create_task(_close_with_loop(client)))
     return client
+
+
+async def _close_with_loop(client):
+    """Close `client` when its event loop ends: whoever ends a loop
+    (asyncio.run, asgiref's threads, pytest) cancels the tasks left on it
+    first, this one included, and an aiohttp session must be closed in its
+    loop (else its connections leak and it logs "Unclosed client session").
+    Its entry goes too: the task holds the loop, which would keep the weak
+    key alive."""
+    try:
+        await asyncio.Future()
+    finally:
+        loop = asyncio.get_running_loop()
+        if _clients.get(loop, (None,))[0] is client:
+            del _clients[loop]
+        await client.aclose()
 
 
 async def close_shared_client():
@@ -104,7 +120,7 @@ async def close_shared_client():
     stopped rather than ended with its tasks cancelled."""
     entry = _clients.pop(asyncio.get_running_loop(), None)
     if entry is not None:
-        entry[1].cancel()  # close_with_loop closes the client as it ends
+        entry[1].cancel()  # _close_with_loop closes the client as it ends
         with suppress(asyncio.CancelledError):
             await entry[1]
 

@@ -16,7 +16,6 @@ aiohttp's errors become the httpx errors httpx's transport raises for the
 same failure, so errors.from_transport() words them as before.
 """
 
-import asyncio
 import contextlib
 
 import aiohttp
@@ -59,6 +58,12 @@ def _as_httpx_errors(request, sending=False):
             if isinstance(exc, theirs):
                 raise ours(str(exc) or type(exc).__name__, request=request) from exc
         raise  # unreachable: ClientError is the last entry
+    except ValueError as exc:
+        if not sending:
+            raise
+        # A header value aiohttp will not send (a CR, LF or NUL in an older
+        # provider row's key or extra header): h11 refused it as this.
+        raise httpx.LocalProtocolError(str(exc), request=request) from exc
 
 
 class _Body(httpx.AsyncByteStream):
@@ -136,22 +141,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers=response.raw_headers,
             stream=_Body(response, request),
             request=request,
+            # aiohttp decodes the reason as UTF-8; httpx wants bytes.
             extensions={"http_version": b"HTTP/1.1",
-                        "reason_phrase": (response.reason or "").encode("latin-1")},
+                        "reason_phrase": (response.reason or "").encode("latin-1", "replace")},
         )
 
     async def aclose(self):
         if self.session is not None:
             session, self.session = self.session, None
             await session.close()
-
-
-async def close_with_loop(client):
-    """Close `client` when its event loop ends: whoever ends a loop
-    (asyncio.run, asgiref's threads, pytest) cancels the tasks left on it
-    first, this one included, and an aiohttp session must be closed in its
-    loop (else its connections leak and it logs "Unclosed client session")."""
-    try:
-        await asyncio.Future()
-    finally:
-        await client.aclose()

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from apps.inference import UpstreamError, complete, list_models
-from apps.inference.client import shared_client
+from apps.inference.client import _clients, shared_client
 
 
 async def test_it_lists_models(upstream, upstream_target):
@@ -91,10 +91,11 @@ def test_a_loop_that_ends_closes_its_client(upstream, upstream_target):
     # when it ends, they leak and log "Unclosed client session".
     async def run():
         await complete(upstream_target, "completions", {"prompt": "x"})
-        return shared_client()
+        return shared_client(), asyncio.get_running_loop()
 
-    client = asyncio.run(run())
+    client, loop = asyncio.run(run())
     assert client.is_closed
+    assert loop not in _clients  # nor kept: the ended loop and its client go
 
 
 # ---- TLS: an https upstream through the shared client's transport ------------
@@ -175,3 +176,13 @@ async def test_it_refuses_an_https_upstream_whose_certificate_it_does_not_trust(
                        {"prompt": "x"})
     assert caught.value.code == "unreachable"
     assert "could not connect" in caught.value.message
+
+
+async def test_a_header_that_cannot_be_sent_is_an_upstream_error(upstream, upstream_target):
+    # An older provider row may hold a line break in an extra header (the
+    # admin refuses one now): the run fails with a worded error, not a crash.
+    target = replace(upstream_target, headers={"X-Team": "a\r\nInjected: yes"})
+    with pytest.raises(UpstreamError) as caught:
+        await complete(target, "completions", {"prompt": "x"})
+    assert caught.value.code == "unreachable"
+    assert "Injected" not in caught.value.message
