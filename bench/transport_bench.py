@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from apps.inference.client import LIMITS  # noqa: E402
 from apps.inference.transport import AiohttpTransport  # noqa: E402
 from bench.common import free_port, percentile, stop, wait_for_port  # noqa: E402
+from bench.versus_bench import Stream  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -50,16 +51,14 @@ async def streams(client, url, count):
     for _ in range(count):
         started = time.perf_counter()
         body = {"model": "bench", "messages": MESSAGES, "stream": True}
+        stream = Stream()  # versus_bench's: each chunk's latency from its "seq:ns|"
         async with client.stream("POST", url, json=body) as response:
             heads.append((time.perf_counter() - started) * 1000)
             async for sse in EventSource(response).aiter_sse():
-                if sse.data == "[DONE]":
-                    continue
-                for choice in json.loads(sse.data)["choices"]:
-                    text = choice["delta"].get("content")
-                    if text:  # "seq:ns|": when the upstream wrote it
-                        written = int(text.split(":")[1].rstrip("|"))
-                        chunks.append((time.time_ns() - written) / 1e6)
+                if sse.data != "[DONE]":
+                    for choice in json.loads(sse.data)["choices"]:
+                        stream.got(choice["delta"].get("content"))
+        chunks += stream.latencies
     return heads, chunks
 
 

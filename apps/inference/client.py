@@ -37,7 +37,6 @@ import weakref
 from contextlib import aclosing, suppress
 from dataclasses import replace
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
 from urllib.request import getproxies
 
 import httpx
@@ -66,7 +65,8 @@ FORWARD, DROP, REFUSE = "forward", "drop", "refuse"
 # that opened them, and daphne, Channels' sync-to-async threads and each test
 # run their own loops. Keyed weakly, so a finished loop's client goes with it
 # (closed as the loop ends: _close_with_loop, the task kept beside it).
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, Any]]"
+_Entry = tuple[httpx.AsyncClient, asyncio.Task]  # the client, the task that closes it
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Entry]"
 _clients = weakref.WeakKeyDictionary()
 # Every streaming run holds one connection for its whole length: the pool must
 # not be what caps how many runs a process streams at once.
@@ -118,11 +118,11 @@ async def _close_with_loop(client):
 async def close_shared_client():
     """Close this loop's client now: a server's clean stop, whose loop is
     stopped rather than ended with its tasks cancelled."""
-    entry = _clients.pop(asyncio.get_running_loop(), None)
-    if entry is not None:
-        entry[1].cancel()  # _close_with_loop closes the client as it ends
+    _, closer = _clients.get(asyncio.get_running_loop(), (None, None))
+    if closer is not None:
+        closer.cancel()  # _close_with_loop closes the client and drops its entry
         with suppress(asyncio.CancelledError):
-            await entry[1]
+            await closer
 
 
 def _httpx_timeout(target):
