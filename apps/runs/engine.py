@@ -27,7 +27,9 @@ One run, start to end:
    RUN_GRACE_SECONDS (a reload), then is kept as `interrupted`; a gateway
    run ends as soon as its client leaves.
 6. The final save is shielded from cancellation; `Ended` (the last event) is
-   reported only once the Run is stored.
+   reported only once the Run is stored. `over` resolves just before that
+   save, once the outcome is known: a gateway plain call is answered then
+   (start_until_over), its Run's write going on behind the answer.
 """
 
 import asyncio
@@ -101,8 +103,9 @@ class Spec:
     public_model: str | None = None
     on_detach: str = GRACE
     on_record: list = field(default_factory=list)  # run in the Run's first transaction
-    # Awaited with the Assembly once the Run is stored (e.g. a gateway key's
-    # token count); a failing one is logged, never fatal to the run.
+    # Awaited with the Assembly as the run ends, before its final save (e.g.
+    # a gateway key's token count: counted before the client has its
+    # answer); a failing one is logged, never fatal to the run.
     on_finish: list = field(default_factory=list)
     template: dict | None = None  # {"body", "variables"} of a templated run (stored on the Run)
     # How long the Run's first save may wait for the run to end, so that a
@@ -128,6 +131,10 @@ class LiveRun(Broadcast):
         self.recorded = None  # the Run's first save
         self.finished = None  # the final save
         self._checkpointing = None  # the checkpoint write in flight
+        # Its status, once the run's outcome is known and its on_finish hooks
+        # have run: the final save may still be under way (Ended says when
+        # it is stored).
+        self.over = asyncio.get_running_loop().create_future()
         self._checkpoint_seq = 0
         self._checkpoint_at = 0.0
         self._checkpoint_timer = None
@@ -308,8 +315,14 @@ class LiveRun(Broadcast):
         if self._checkpoint_timer is not None:
             self._checkpoint_timer.cancel()
             self._checkpoint_timer = None
+        assembly = self.assembly
+        for hook in self.spec.on_finish:
+            try:
+                await hook(assembly)
+            except Exception:
+                log.exception("a finish hook of run %s failed", self.uuid)
+        self.over.set_result(status)
         try:
-            assembly = self.assembly
             # A gateway chat has no conversation to continue.
             reply = (self.spec.endpoint == "chat" and status == Run.COMPLETED
                      and assembly.choices and self.spec.conversation is not None)
@@ -325,8 +338,6 @@ class LiveRun(Broadcast):
                     with suppress(Exception):
                         await self._checkpointing
                 await writer().add(_final, self.run, *final)
-            for hook in self.spec.on_finish:
-                await hook(assembly)
         except Exception:
             # The database is gone: say how the run ended all the same.
             log.exception("storing run %s failed", self.uuid)
@@ -401,8 +412,8 @@ class Writer:
     failing write spoils no other). Concurrent runs share thread hops and
     commits instead of queueing one each; a write is never held back to
     wait for company (only as long as its caller says, `hold`), and is
-    stored before the caller's await returns (a client that saw the end of
-    its answer finds the Run stored)."""
+    stored before the caller's await returns (so Ended, published after
+    the final save, means the Run is stored)."""
 
     def __init__(self):
         self.pending = []  # (fn, args, future)
@@ -723,6 +734,21 @@ async def _replay_stored(run, subscriber, after):
         await subscriber.send(seq, event)
     if run.status != Run.RUNNING:
         await subscriber.send(seq + 1, Ended(run.status))
+
+
+async def start_until_over(spec):
+    """Start a run and wait for its outcome, not for its Run to be stored:
+    the final save goes on behind the caller's answer (one write, within
+    RUN_CHECKPOINT_SECONDS; close() awaits it at a clean stop). A caller
+    cancelled before the outcome (a client that hung up) interrupts the
+    run. Returns the LiveRun."""
+    live = await start(spec)
+    try:
+        await asyncio.shield(live.over)
+    except asyncio.CancelledError:
+        live.stop(Run.INTERRUPTED)
+        raise
+    return live
 
 
 async def start_watched(spec):

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from openai import OpenAI
 
@@ -49,8 +51,22 @@ def sdk(app_url, secret):
     return gateway_client(app_url, secret)
 
 
+def stored_runs(count, timeout=5.0):
+    """The Runs (newest first) once `count` of them are stored as finished,
+    or what is stored after `timeout` seconds. A plain call is answered as
+    soon as its outcome is known, and its Run's (final) write goes out right
+    behind the answer (engine.start_until_over): it may land a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = list(Run.objects.all())
+        finished = sum(run.status != Run.RUNNING for run in runs)
+        if finished >= count or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.01)
+
+
 def only_run():
-    (run,) = Run.objects.all()
+    (run,) = stored_runs(1)
     return run
 
 

@@ -9,7 +9,7 @@ import httpx
 from apps.gateway.models import GatewayKey
 from apps.history.models import Run
 
-from .conftest import PROVIDER_KEY, only_run
+from .conftest import PROVIDER_KEY, only_run, stored_runs
 
 
 def test_a_completion_is_a_run(sdk, fake_model, upstream, key, owner):
@@ -64,10 +64,12 @@ def test_every_call_is_one_run_and_updates_the_keys_last_use(sdk, fake_model, ke
     gateway_key, _ = key
     assert gateway_key.last_used is None
     sdk.completions.create(model="Echo", prompt="a")
+    stored_runs(1)  # the key's use is noted with the Run's write
     first = GatewayKey.objects.get().last_used
     assert first is not None
     list(sdk.completions.create(model="Echo", prompt="b", stream=True))
     sdk.chat.completions.create(model="Echo", messages=[{"role": "user", "content": "c"}])
+    assert len(stored_runs(3)) == 3
     assert Run.objects.filter(source="gateway").count() == 3
     # Written at most once a minute (issue 13): a write per call cost more
     # than the call's own record; "last used" is shown to the minute.

@@ -13,7 +13,7 @@ from django.forms.models import model_to_dict
 from apps.history.models import Run
 from apps.providers.models import Provider
 
-from .conftest import PROVIDER_KEY, only_run
+from .conftest import PROVIDER_KEY, only_run, stored_runs
 
 PROMPT = {"model": "Echo", "prompt": "one two three four"}
 CHAT = {"model": "Echo", "messages": [{"role": "user", "content": "one two three four"}]}
@@ -90,8 +90,9 @@ def test_an_upstream_timeout_is_a_504(sdk, fake_model, upstream):
     with pytest.raises(openai.APIStatusError) as raised:
         sdk.completions.create(**PROMPT)
     assert raised.value.status_code == 504
-    assert [r.status for r in Run.objects.all()] == [Run.FAILED, Run.FAILED]
-    assert {r.error_code for r in Run.objects.all()} == {"timeout"}
+    runs = stored_runs(2)
+    assert [r.status for r in runs] == [Run.FAILED, Run.FAILED]
+    assert {r.error_code for r in runs} == {"timeout"}
 
 
 def test_an_unreachable_upstream_is_a_502(sdk, fake_model):

@@ -376,6 +376,52 @@ async def test_a_run_that_ends_before_its_first_save_is_written_is_stored_by_one
     assert writes_of(writes, live) == [("_record", Run.COMPLETED)]
 
 
+async def test_a_caller_has_the_outcome_before_the_save_and_a_clean_stop_stores_it(
+    owner, fake_model, upstream
+):
+    # The gateway's plain calls: answered once the outcome is known (its
+    # finish hooks run, e.g. the key's token count), the Run's write behind.
+    upstream.behave(text="answered first")
+    busy = engine.writer().add(time.sleep, 0.5)  # the Run's write waits behind it
+    spec = await database_sync_to_async(specs.from_page)(
+        owner, page_message(fake_model, stream=False))
+    counted = []
+
+    async def count(assembly):
+        counted.append(assembly.output_text())
+
+    spec.on_finish.append(count)
+    live = await engine.start_until_over(spec)
+
+    assert live.assembly.output_text() == "answered first"
+    assert counted == ["answered first"]
+    assert not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)()
+    await engine.close()  # a clean stop: what is still to be written is written
+    await busy
+    run = await stored(live)
+    assert run.status == Run.COMPLETED and run.output_text == "answered first"
+
+
+async def test_a_caller_that_goes_away_before_the_outcome_interrupts_the_run(
+    owner, fake_model, upstream
+):
+    upstream.behave(text="never seen", latency=5)
+    spec = await database_sync_to_async(specs.from_page)(
+        owner, page_message(fake_model, stream=False))
+    caller = asyncio.ensure_future(engine.start_until_over(spec))
+    async with asyncio.timeout(5):
+        while not upstream.in_flight:  # the upstream has the request
+            await asyncio.sleep(0.01)
+    (live,) = [r for r in engine.LIVE.values() if r.spec is spec]
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert await upstream.wait_for_disconnect(2)  # its request was closed
+    await asyncio.wait_for(asyncio.shield(live.finished), 5)
+    run = await stored(live)
+    assert run.status == Run.INTERRUPTED and run.output_text == ""
+
+
 async def held_start(owner, fake_model, watcher, hold, **body):
     """A page run whose first save is held `hold` seconds (as a gateway plain
     call's is) for its end."""
