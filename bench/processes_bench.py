@@ -35,7 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_seconds, free_port, start_daphne, stop, wait_for_port  # noqa: E402
-from bench.versus_bench import Target, playground, requests, streams  # noqa: E402
+from bench.versus_bench import (  # noqa: E402
+    Target,
+    client_for,
+    playground,
+    requests,
+    streams,
+    warmed,
+)
 from testing import nginx as nginx_server  # noqa: E402
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/playground_bench"
@@ -83,25 +90,26 @@ def nginx_pids(master):
 
 
 async def measure(args, target):
-    import httpx
-
     levels = [int(x) for x in args.levels.split(",")]
     out = {"streams": {}, "requests": {}}
-    limits = httpx.Limits(max_connections=max(levels) + 8, max_keepalive_connections=max(levels))
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with client_for(4) as client:
         await streams(target, client, 1, 3, args.chunks, None)  # warm-up, not measured
         await requests(target, client, 4, 40)
         target.cpu, target.calls = 0.0, 0
-        for level in levels:
+    for level in levels:
+        async with client_for(level) as client:  # a pool of its own (versus_bench)
+            await warmed(target, client, level)
             r = await streams(target, client, level, args.streams, args.chunks, None)
-            out["streams"][level] = r
-            print(f"{level:>3} streams {target.name}: TTFT p50 {r['ttft_p50']:7.2f} ms, "
-                  f"chunk p50 {r['chunk_p50']:6.2f} ms, lost {r['lost']}", flush=True)
-        for level in levels:
+        out["streams"][level] = r
+        print(f"{level:>3} streams {target.name}: TTFT p50 {r['ttft_p50']:7.2f} ms, "
+              f"chunk p50 {r['chunk_p50']:6.2f} ms, lost {r['lost']}", flush=True)
+    for level in levels:
+        async with client_for(level) as client:
+            await warmed(target, client, level)
             r = await requests(target, client, level, args.requests)
-            out["requests"][level] = r
-            print(f"{level:>3} clients {target.name}: {r['rps']:7.0f} req/s, p50 "
-                  f"{r['p50']:.2f} / p99 {r['p99']:.2f} ms, errors {r['errors']}", flush=True)
+        out["requests"][level] = r
+        print(f"{level:>3} clients {target.name}: {r['rps']:7.0f} req/s, p50 "
+              f"{r['p50']:.2f} / p99 {r['p99']:.2f} ms, errors {r['errors']}", flush=True)
     out["cpu"] = 1000 * target.cpu / max(1, target.calls)
     return out
 
