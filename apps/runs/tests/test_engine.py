@@ -489,6 +489,32 @@ async def test_an_outcome_the_database_refuses_keeps_the_run_as_it_began(
     assert run.request == live.run.request
 
 
+async def test_a_run_alone_whose_outcome_the_database_refuses_is_kept_as_it_began(
+    owner, fake_model, upstream
+):
+    # A run without a conversation (the gateway's) is one INSERT with no
+    # transaction around it. The database itself refusing the outcome (a
+    # token count no integer column holds) still leaves the run stored as
+    # it began: on PostgreSQL, inside a transaction without a savepoint, the
+    # second INSERT would be refused too.
+    answer = {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": "echo-1",
+              "choices": [{"index": 0, "text": "too many", "logprobs": None,
+                           "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 10**20, "completion_tokens": 1,
+                        "total_tokens": 10**20 + 1}}
+    upstream.behave(body=answer)
+    spec = await database_sync_to_async(specs.from_page)(
+        owner, page_message(fake_model, stream=False))
+    spec.conversation = None
+    spec.hold_first_save = 5  # one write for both saves, as a gateway plain call's
+    watcher = Watcher()
+    live = await engine.start(spec, watcher.subscriber)
+    await watcher.until_end()
+    run = await stored(live)
+    assert run.status == Run.RUNNING and run.output_text == ""
+    assert run.conversation is None and run.request == live.run.request
+
+
 async def test_a_run_whose_first_save_went_out_gets_its_final_save_after_it(
     owner, fake_model, upstream, writes
 ):
