@@ -138,7 +138,7 @@ async def answer(request, key, endpoint):
     spec.on_finish.append(lambda assembly: limits.record_tokens(key, _total_tokens(assembly)))
 
     # The run is the engine's; this view only watches it. A client that goes
-    # away cancels this view, which closes `events` and so ends the run.
+    # away cancels this view, which detaches it and so ends the run.
     if not spec.streams:
         # Answered as soon as the outcome is known: the Run's write (one
         # INSERT, in a database thread) goes on behind the answer, off the

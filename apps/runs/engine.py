@@ -16,7 +16,8 @@ One run, start to end:
    RUN_CHECKPOINT_SECONDS and at the end, so a killed process loses at most
    that last interval (keeper.py turns its runs into `interrupted`), or the
    whole record of a run whose first save was still held back (a stream
-   not yet answered, a gateway plain call younger than that interval).
+   not yet answered, a gateway plain call younger than that interval, even
+   one already answered: its write goes out behind the answer).
    A clean stop loses nothing (close(), called at daphne's shutdown).
 4. Subscribers come and go: the page that started the run, the same page
    after a reload, another tab, another process (hub.py). Each first gets
@@ -103,6 +104,10 @@ class Spec:
     public_model: str | None = None
     on_detach: str = GRACE
     on_record: list = field(default_factory=list)  # run in the Run's first transaction
+    # Run (in the database thread) just before the Run's first save, each on
+    # its own: what needs no transaction with it (a gateway key's last use,
+    # noted before a reader can see the Run).
+    before_record: list = field(default_factory=list)
     # Awaited with the Assembly as the run ends, before its final save (e.g.
     # a gateway key's token count: counted before the client has its
     # answer); a failing one is logged, never fatal to the run.
@@ -322,13 +327,13 @@ class LiveRun(Broadcast):
             self._checkpoint_timer.cancel()
             self._checkpoint_timer = None
         assembly = self.assembly
-        for hook in self.spec.on_finish:
-            try:
-                await hook(assembly)
-            except Exception:
-                log.exception("a finish hook of run %s failed", self.uuid)
-        self.over.set_result(status)
         try:
+            for hook in self.spec.on_finish:
+                try:
+                    await hook(assembly)
+                except Exception:
+                    log.exception("a finish hook of run %s failed", self.uuid)
+            self.over.set_result(status)
             # A gateway chat has no conversation to continue.
             reply = (self.spec.endpoint == "chat" and status == Run.COMPLETED
                      and assembly.choices and self.spec.conversation is not None)
@@ -348,6 +353,8 @@ class LiveRun(Broadcast):
             # The database is gone: say how the run ended all the same.
             log.exception("storing run %s failed", self.uuid)
         finally:
+            if not self.over.done():  # a hook was cancelled (the loop ends)
+                self.over.set_result(status)
             self.status = status
             LIVE.pop(self.uuid, None)
             ended = Ended(status)
@@ -535,11 +542,15 @@ def _write_checkpoints(batch):
 def _record(spec, run, final=None):
     """The Run's first save (and its conversation's). `final`: _final's
     arguments, for a run that ended before this was written: the first and
-    the final save as one INSERT. A run without a conversation (the
-    gateway's) is that INSERT alone: no BEGIN, savepoint and COMMIT around
-    one statement, which cost a third of the write's time."""
+    the final save as one INSERT. A run with nothing to store with it (no
+    conversation, no on_record hook: the gateway's) is that INSERT alone:
+    no BEGIN, savepoint and COMMIT around one statement, which cost a third
+    of the write's time."""
     failed = None
-    with transaction.atomic() if run.conversation is not None else nullcontext():
+    for hook in spec.before_record:
+        hook()
+    alone = run.conversation is None and not spec.on_record
+    with nullcontext() if alone else transaction.atomic():
         if run.conversation is not None:
             run.conversation.save()
             if spec.thread is not None:
@@ -753,17 +764,24 @@ async def _replay_stored(run, subscriber, after):
 
 async def start_until_over(spec):
     """Start a run and wait for its outcome, not for its Run to be stored:
-    the final save goes on behind the caller's answer (one write, within
-    RUN_CHECKPOINT_SECONDS; close() awaits it at a clean stop). A caller
-    cancelled before the outcome (a client that hung up) interrupts the
-    run. Returns the LiveRun."""
-    live = await start(spec)
+    the final save is queued at once and goes on behind the caller's answer
+    (close() awaits it at a clean stop; a killed process may lose it). The
+    caller is the run's subscriber until then: one that is cancelled before
+    the outcome (a client that hung up) detaches, which ends a gateway run
+    (on_detach END), and another watcher that comes and goes cannot.
+    Returns the LiveRun."""
+    subscriber = Subscriber(_ignore)
+    live = await start(spec, subscriber)
     try:
         await asyncio.shield(live.over)
     except asyncio.CancelledError:
-        live.stop(Run.INTERRUPTED)
+        live.detach(subscriber)
         raise
     return live
+
+
+async def _ignore(seq, event):
+    pass
 
 
 async def start_watched(spec):

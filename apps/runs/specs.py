@@ -150,7 +150,7 @@ def for_gateway(key, model, endpoint, body):
         key_prefix=key.prefix,
         public_model=body["model"],
         on_detach=END,
-        on_record=[key.touch],
+        before_record=[key.touch],
         # A plain call's first save waits for its answer, one checkpoint
         # interval at most: most calls are then stored by one write (the two
         # were a third of a call's cost). A killed process may lose the

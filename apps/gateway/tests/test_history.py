@@ -64,7 +64,7 @@ def test_every_call_is_one_run_and_updates_the_keys_last_use(sdk, fake_model, ke
     gateway_key, _ = key
     assert gateway_key.last_used is None
     sdk.completions.create(model="Echo", prompt="a")
-    stored_runs(1)  # the key's use is noted with the Run's write
+    stored_runs(1)  # the key's use is noted just before the Run's write
     first = GatewayKey.objects.get().last_used
     assert first is not None
     list(sdk.completions.create(model="Echo", prompt="b", stream=True))

@@ -2,6 +2,7 @@
 one process: subscribers, stop, grace, checkpoints, leases, replays."""
 
 import asyncio
+import threading
 import time
 from datetime import timedelta
 
@@ -382,7 +383,8 @@ async def test_a_caller_has_the_outcome_before_the_save_and_a_clean_stop_stores_
     # The gateway's plain calls: answered once the outcome is known (its
     # finish hooks run, e.g. the key's token count), the Run's write behind.
     upstream.behave(text="answered first")
-    busy = engine.writer().add(time.sleep, 0.5)  # the Run's write waits behind it
+    gate = threading.Event()
+    busy = engine.writer().add(gate.wait, 10)  # the Run's write waits behind it
     spec = await database_sync_to_async(specs.from_page)(
         owner, page_message(fake_model, stream=False))
     counted = []
@@ -396,10 +398,34 @@ async def test_a_caller_has_the_outcome_before_the_save_and_a_clean_stop_stores_
     assert live.assembly.output_text() == "answered first"
     assert counted == ["answered first"]
     assert not await database_sync_to_async(Run.objects.filter(uuid=live.uuid).exists)()
+    gate.set()
     await engine.close()  # a clean stop: what is still to be written is written
     await busy
     run = await stored(live)
     assert run.status == Run.COMPLETED and run.output_text == "answered first"
+
+
+async def test_a_watcher_that_comes_and_goes_does_not_end_a_call_awaited_for_its_outcome(
+    owner, fake_model, upstream
+):
+    # A gateway run ends when its client leaves (on_detach END); someone
+    # else watching it for a while (a page that subscribed) must not end it.
+    upstream.behave(text="still answered", latency=0.5)
+    spec = await database_sync_to_async(specs.from_page)(
+        owner, page_message(fake_model, stream=False))
+    spec.on_detach = engine.END
+    caller = asyncio.ensure_future(engine.start_until_over(spec))
+    async with asyncio.timeout(5):
+        while not [r for r in engine.LIVE.values() if r.spec is spec]:
+            await asyncio.sleep(0.01)
+    (live,) = [r for r in engine.LIVE.values() if r.spec is spec]
+    watcher = Watcher()
+    await live.attach(watcher.subscriber)
+    live.detach(watcher.subscriber)
+    assert (await caller) is live
+    assert live.assembly.output_text() == "still answered"
+    await asyncio.wait_for(asyncio.shield(live.finished), 5)
+    assert (await stored(live)).status == Run.COMPLETED
 
 
 async def test_a_caller_that_goes_away_before_the_outcome_interrupts_the_run(
@@ -408,6 +434,7 @@ async def test_a_caller_that_goes_away_before_the_outcome_interrupts_the_run(
     upstream.behave(text="never seen", latency=5)
     spec = await database_sync_to_async(specs.from_page)(
         owner, page_message(fake_model, stream=False))
+    spec.on_detach = engine.END  # as a gateway call's: its client is its only watcher
     caller = asyncio.ensure_future(engine.start_until_over(spec))
     async with asyncio.timeout(5):
         while not upstream.in_flight:  # the upstream has the request
