@@ -40,6 +40,8 @@ from bench.versus_bench import (  # noqa: E402
     client_for,
     playground,
     requests,
+    runs_stored,
+    settled,
     streams,
     warmed,
 )
@@ -53,14 +55,16 @@ class Servers(Target):
     """Every process behind the balancer: their CPU adds up."""
 
     def __init__(self, name, url, headers, pids):
-        super().__init__(name, url, headers, "bench", pids[0])
+        super().__init__(name, url, headers, "bench", pids[0], playground=True)
         self.pids = pids
 
     async def measured(self, coroutine, calls):
         before = sum(cpu_seconds(pid) for pid in self.pids)
+        runs = await asyncio.to_thread(runs_stored)
         try:
             return await coroutine
         finally:
+            await settled(runs + calls)  # the phase's Run writes are its own
             self.cpu += sum(cpu_seconds(pid) for pid in self.pids) - before
             self.calls += calls
 

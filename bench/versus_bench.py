@@ -185,18 +185,41 @@ def summarize(streams, chunks, failed):
 
 
 class Target:
-    def __init__(self, name, url, headers, model, pid):
+    def __init__(self, name, url, headers, model, pid, playground=False):
         self.name, self.url, self.headers, self.model, self.pid = name, url, headers, model, pid
+        self.playground = playground  # its calls are Runs in this process's database
         self.cpu = 0.0
         self.calls = 0
 
     async def measured(self, coroutine, calls):
         before = cpu_seconds(self.pid)
+        runs = await asyncio.to_thread(runs_stored) if self.playground else 0
         try:
             return await coroutine
         finally:
+            if self.playground:
+                # A plain call's Run is written just after its answer: the
+                # phase's last writes are its own CPU, not the next phase's.
+                await settled(runs + calls)
             self.cpu += cpu_seconds(self.pid) - before
             self.calls += calls
+
+
+def runs_stored():
+    from apps.history.models import Run
+
+    return Run.objects.count()
+
+
+async def settled(expected, timeout=10):
+    """Wait (bounded) until Playground's database holds `expected` Runs."""
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(runs_stored) < expected:
+        if time.monotonic() > deadline:
+            print(f"  {expected - await asyncio.to_thread(runs_stored)} Runs not stored "
+                  f"after {timeout} s", flush=True)
+            return
+        await asyncio.sleep(0.01)
 
 
 async def streams(target, client, level, total, chunks, ws):
@@ -412,14 +435,15 @@ def main():
             targets = [Target("direct", f"{upstream_url}/chat/completions", {}, "bench",
                               upstream.pid),
                        Target("gateway", f"{app_url}/v1/chat/completions",
-                              {"Authorization": f"Bearer {secret}"}, "bench", daphne.pid)]
+                              {"Authorization": f"Bearer {secret}"}, "bench", daphne.pid,
+                              playground=True)]
             if "litellm" not in skip:
                 litellm, litellm_url = start_litellm(upstream_url, data_dir)
                 procs.append(litellm)
                 targets.append(Target("litellm", f"{litellm_url}/v1/chat/completions",
                                       {"Authorization": f"Bearer {LITELLM_KEY}"}, "bench",
                                       litellm.pid))
-            targets.append(Target("websocket", None, None, None, daphne.pid))
+            targets.append(Target("websocket", None, None, None, daphne.pid, playground=True))
             targets = [t for t in targets if t.name not in skip]
             ws = {"url": f"ws://{app_url.removeprefix('http://')}/ws/run/", "cookie": cookie,
                   "model": model_uuid}
