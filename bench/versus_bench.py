@@ -193,14 +193,13 @@ class Target:
 
     async def measured(self, coroutine, calls):
         before = cpu_seconds(self.pid)
-        runs = await asyncio.to_thread(runs_stored) if self.playground else 0
         try:
             return await coroutine
         finally:
             if self.playground:
                 # A plain call's Run is written just after its answer: the
                 # phase's last writes are its own CPU, not the next phase's.
-                await settled(runs + calls)
+                await settled(calls)
             self.cpu += cpu_seconds(self.pid) - before
             self.calls += calls
 
@@ -211,8 +210,21 @@ def runs_stored():
     return Run.objects.count()
 
 
-async def settled(expected, timeout=10):
-    """Wait (bounded) until Playground's database holds `expected` Runs."""
+# How many Runs Playground's database should hold once every call made so
+# far is stored (counted from the start, not read before each phase: the
+# phase's calls are already under way by then, gather() starts them).
+RUNS = {"expected": 0}
+
+
+async def count_runs_from_now():
+    RUNS["expected"] = await asyncio.to_thread(runs_stored)
+
+
+async def settled(calls, timeout=10):
+    """Wait (bounded) until Playground's database holds a Run for every
+    call made so far, these `calls` included."""
+    RUNS["expected"] += calls
+    expected = RUNS["expected"]
     deadline = time.monotonic() + timeout
     while await asyncio.to_thread(runs_stored) < expected:
         if time.monotonic() > deadline:
@@ -292,6 +304,7 @@ async def warmed(target, client, level):
 async def measure(args, targets, ws):
     levels = [int(x) for x in args.levels.split(",")]
     results = {"streams": {}, "requests": {}}
+    await count_runs_from_now()
     async with client_for(4) as client:
         for target in targets:  # warm-up of the servers, not measured
             await streams(target, client, 1, 3, args.chunks, ws)
