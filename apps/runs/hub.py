@@ -102,9 +102,14 @@ class Hub:
         self.channel = None
         self.listener = None
         self.owned = set()  # uuids of the runs this process drives
+        self.joined = {}  # those whose control group has our channel: uuid -> it
         self.mirrors = {}
         self._opening = asyncio.Lock()
         self._tasks = set()
+        # Runs whose membership may differ from what they need (an ordered
+        # set), and the one task that brings it in line: see changed().
+        self._changes = {}
+        self._membership = None
 
     def spawn(self, coroutine):
         # Fire and forget, but keep a reference (asyncio only keeps weak ones).
@@ -112,6 +117,37 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def changed(self, run_uuid):
+        """A run began or ended here: join or leave its control group.
+
+        One task does every join and leave of the process, one after the
+        other. Fired off as a task each (as they were), they held a Redis
+        connection each at once: under load (32 clients on two processes)
+        they outran redis-py's pool of 100 and failed with "Too many
+        connections", leaving runs that no other process could stop. In
+        order, they hold one; and a run that ended before its turn (a plain
+        call answered in milliseconds while others queue) costs nothing."""
+        self._changes[run_uuid] = None
+        if self._membership is None or self._membership.done():
+            self._membership = self.spawn(self._apply_changes())
+
+    async def _apply_changes(self):
+        while self._changes:
+            run_uuid = next(iter(self._changes))
+            del self._changes[run_uuid]
+            wanted, joined = run_uuid in self.owned, run_uuid in self.joined
+            try:
+                if wanted and not joined:
+                    channel = await self.open()
+                    await self.layer.group_add(control_group(run_uuid), channel)
+                    self.joined[run_uuid] = channel
+                elif joined and not wanted:
+                    channel = self.joined.pop(run_uuid)
+                    await self.layer.group_discard(control_group(run_uuid), channel)
+            except Exception as exc:  # Redis away: the run is not reachable from elsewhere
+                log.warning("run hub: joining or leaving run %s's group failed (%s)",
+                            run_uuid, exc)
 
     async def open(self):
         async with self._opening:
@@ -231,22 +267,14 @@ def own(live):
     if shared():
         hub = current()
         hub.owned.add(live.uuid)
-
-        async def join():
-            channel = await hub.open()
-            await hub.layer.group_add(control_group(live.uuid), channel)
-            if live.uuid not in hub.owned:  # it ended before it joined
-                await hub.layer.group_discard(control_group(live.uuid), channel)
-
-        hub.spawn(join())
+        hub.changed(live.uuid)
 
 
 def disown(live):
     if shared():
         hub = current()
         hub.owned.discard(live.uuid)
-        if hub.channel is not None:
-            hub.spawn(hub.layer.group_discard(control_group(live.uuid), hub.channel))
+        hub.changed(live.uuid)
 
 
 async def send_event(live, seq, event):

@@ -327,6 +327,35 @@ async def test_closing_a_loop_keeps_its_runs_as_interrupted_and_ends_its_hub(
         assert hub.current().listener is None
 
 
+@pytest.mark.skipif(not hub.shared(), reason="one process: nothing joins a group")
+async def test_many_runs_at_once_can_each_be_stopped_from_another_process(
+    owner, fake_model, upstream
+):
+    # 150 runs begin together, more than redis-py's pool of 100 connections.
+    # Each must join its control group, so that a stop sent there (as another
+    # process sends it) reaches it.
+    from channels.layers import channel_layers
+
+    upstream.behave(chunks=["x"] * 20, interval=1.0)  # ~20 s unless stopped
+    watchers = [Watcher() for _ in range(150)]
+    runs = await asyncio.gather(*(start(owner, fake_model, w) for w in watchers))
+    elsewhere = channel_layers.make_backend(hub.LAYER)  # a layer of its own, as in another process
+    async with asyncio.timeout(15):
+        while any(not w.ended.is_set() for w in watchers):
+            for live, watcher in zip(runs, watchers, strict=True):
+                if not watcher.ended.is_set():
+                    await elsewhere.group_send(
+                        hub.control_group(live.uuid),
+                        {"type": "runs.stop", "run": live.uuid, "user": owner.pk,
+                         "status": Run.CANCELLED},
+                    )
+            await asyncio.sleep(0.2)
+    assert [w.status for w in watchers] == [Run.CANCELLED] * 150
+    async with asyncio.timeout(5):  # and each leaves its group again
+        while hub.current().joined:
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 def writes(monkeypatch):
     """The engine's writes, in order: (function name, args), as they go to the
