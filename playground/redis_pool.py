@@ -14,6 +14,8 @@ start afresh in a forked child).
 
 import threading
 
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
 from redis import ConnectionPool
 
 
@@ -29,3 +31,32 @@ class SharedConnectionPool(ConnectionPool):
             if pool is None:
                 pool = cls._pools[key] = super().from_url(url, **kwargs)
         return pool
+
+
+class _ClientPerPool(RedisCacheClient):
+    """Django's client makes a new redis.Redis for every cache call; redis-py
+    8's constructor copies its table of response callbacks into a new
+    case-insensitive dict each time: ~14 % of a gateway call's Python time on
+    PostgreSQL + Redis (py-spy, bench/README.md "Session 8"). A redis.Redis
+    over a pool is thread-safe (each command takes a connection from the
+    pool), so one per pool serves every call."""
+
+    _clients = {}  # the pool's id -> (the pool, kept so the id stays its own; its client)
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        entry = self._clients.get(id(pool))
+        if entry is None or entry[0] is not pool:
+            entry = self._clients[id(pool)] = (pool, self._client(connection_pool=pool))
+        return entry[1]
+
+
+class RedisCache(DjangoRedisCache):
+    """Django's RedisCache on this process's shared pool and one client per
+    pool (above)."""
+
+    def __init__(self, server, params):
+        params = {**params, "OPTIONS": {"pool_class": SharedConnectionPool,
+                                        **params.get("OPTIONS", {})}}
+        super().__init__(server, params)
+        self._class = _ClientPerPool

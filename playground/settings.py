@@ -184,10 +184,10 @@ if REDIS_URL:
     # right for it (a rate-limit check should fail fast, not hang).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache on one pool and one client for the process,
+            # not one per request (redis_pool.py).
+            "BACKEND": "playground.redis_pool.RedisCache",
             "LOCATION": REDIS_URL,
-            # One pool for the process, not one per request (redis_pool.py).
-            "OPTIONS": {"pool_class": "playground.redis_pool.SharedConnectionPool"},
         }
     }
 else:
