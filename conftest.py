@@ -178,7 +178,25 @@ def servers(transactional_db, tmp_path):
 def app_url(_daphne, transactional_db):
     """The URL of a running Playground. Data written by the test is committed,
     so the server process sees it."""
-    return _daphne
+    yield _daphne
+    _runs_settled()
+
+
+def _runs_settled(quiet=0.05, timeout=2.0):
+    """Wait (bounded) until the server has stopped writing Runs. A plain
+    gateway call is answered as soon as its outcome is known and its Run is
+    written right behind the answer; the database flush after the test, beside
+    that INSERT, can deadlock on PostgreSQL (seen in a full gateway run)."""
+    from apps.history.models import Run
+
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        now = (Run.objects.count(), Run.objects.filter(status=Run.RUNNING).count())
+        if now == seen:
+            return
+        seen = now
+        time.sleep(quiet)
 
 
 @pytest.fixture
