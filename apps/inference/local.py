@@ -273,10 +273,12 @@ def import_llama():
     # else: measured on 2 busy cores, 4 tokens/s spinning against 25-45
     # passive. Sleeping at once (PASSIVE alone) costs a futex wait and wake
     # per barrier: a third of the CPU, and 1/3 the speed of a short spin.
-    # So: passive, but spin 1,000 times (microseconds, libgomp's own figure
-    # when threads outnumber cores) before sleeping. Measured with
-    # bench/embedded_bench.py (bench/README.md, "Session 8"): one stream
-    # 31 -> ~100 tokens/s idle, 21 -> ~45 beside two CPU hogs.
+    # So: passive, but spin 1,000 times (microseconds; what libgomp allows an
+    # ACTIVE thread when threads outnumber cores) before sleeping. Measured
+    # with bench/embedded_bench.py (bench/README.md, "Session 8"): one stream
+    # 31 -> ~95 tokens/s idle, 21 -> ~45 beside two CPU hogs. Where libgomp
+    # sees more threads than CPUs (a narrower cpuset), PASSIVE still sleeps
+    # at once: spinning there would take the CPU from the thread awaited.
     # libgomp reads both when it loads, so they are set before the import;
     # an explicit setting in the environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
