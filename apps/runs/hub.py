@@ -172,6 +172,10 @@ class Hub:
             await asyncio.wait(pending, timeout=CLOSE_SECONDS)
             if not all(task.done() for task in pending):
                 break
+        if self._membership is not None and not self._membership.done():
+            # Redis too slow to drain the queue in time: its next join would
+            # open a listener after this one is gone, which nothing ends.
+            self._membership.cancel()
         # Under the opening lock, the channel forgotten first: a join from
         # now on opens a listener of its own instead of joining this one.
         async with self._opening:

@@ -340,16 +340,20 @@ async def test_many_runs_at_once_can_each_be_stopped_from_another_process(
     watchers = [Watcher() for _ in range(150)]
     runs = await asyncio.gather(*(start(owner, fake_model, w) for w in watchers))
     elsewhere = channel_layers.make_backend(hub.LAYER)  # a layer of its own, as in another process
-    async with asyncio.timeout(15):
-        while any(not w.ended.is_set() for w in watchers):
-            for live, watcher in zip(runs, watchers, strict=True):
-                if not watcher.ended.is_set():
-                    await elsewhere.group_send(
-                        hub.control_group(live.uuid),
-                        {"type": "runs.stop", "run": live.uuid, "user": owner.pk,
-                         "status": Run.CANCELLED},
-                    )
-            await asyncio.sleep(0.2)
+    try:
+        async with asyncio.timeout(15):
+            while any(not w.ended.is_set() for w in watchers):
+                for live, watcher in zip(runs, watchers, strict=True):
+                    if not watcher.ended.is_set():
+                        await elsewhere.group_send(
+                            hub.control_group(live.uuid),
+                            {"type": "runs.stop", "run": live.uuid, "user": owner.pk,
+                             "status": Run.CANCELLED},
+                        )
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        unstopped = sum(not w.ended.is_set() for w in watchers)
+        pytest.fail(f"{unstopped} of 150 runs could not be stopped through their group")
     assert [w.status for w in watchers] == [Run.CANCELLED] * 150
     async with asyncio.timeout(5):  # and each leaves its group again
         while hub.current().joined:
