@@ -41,14 +41,14 @@ class _ClientPerPool(RedisCacheClient):
     over a pool is thread-safe (each command takes a connection from the
     pool), so one per pool serves every call."""
 
-    _clients = {}  # the pool's id -> (the pool, kept so the id stays its own; its client)
-
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
-        entry = self._clients.get(id(pool))
-        if entry is None or entry[0] is not pool:
-            entry = self._clients[id(pool)] = (pool, self._client(connection_pool=pool))
-        return entry[1]
+        # Kept on the pool: a pool not shared (another pool_class in OPTIONS)
+        # goes with its cache instance, client and all.
+        client = getattr(pool, "_cache_client", None)
+        if client is None:
+            client = pool._cache_client = self._client(connection_pool=pool)
+        return client
 
 
 class RedisCache(DjangoRedisCache):
