@@ -182,21 +182,23 @@ def app_url(_daphne, transactional_db):
     _runs_settled()
 
 
-def _runs_settled(quiet=0.05, timeout=2.0):
-    """Wait (bounded) until the server has stopped writing Runs. A plain
-    gateway call is answered as soon as its outcome is known and its Run is
-    written right behind the answer; the database flush after the test, beside
-    that INSERT, can deadlock on PostgreSQL (seen in a full gateway run)."""
+def _runs_settled(step=0.05, quiet=3, timeout=3.0):
+    """Wait (bounded) until the server has stopped writing Runs: none running
+    and the table unchanged for `quiet` looks `step` apart. A plain gateway
+    call is answered as soon as its outcome is known and its Run is written
+    right behind the answer; the database flush after the test, beside that
+    INSERT, can deadlock on PostgreSQL (seen in a full gateway run)."""
     from apps.history.models import Run
 
     deadline = time.monotonic() + timeout
-    seen = None
+    seen, same = None, 0
     while time.monotonic() < deadline:
         now = (Run.objects.count(), Run.objects.filter(status=Run.RUNNING).count())
-        if now == seen:
+        same = same + 1 if now == seen and not now[1] else 0
+        if same >= quiet:
             return
         seen = now
-        time.sleep(quiet)
+        time.sleep(step)
 
 
 @pytest.fixture
