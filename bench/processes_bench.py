@@ -17,7 +17,8 @@ of nginx per 1,000 calls.
 
     sudo apt-get install nginx     # `make test` installs it too
     .venv/bin/python bench/processes_bench.py                 # ~2 min
-    .venv/bin/python bench/processes_bench.py --processes 1,2,3 --requests 600
+    sudo apt-get install wrk       # it makes the plain calls
+    .venv/bin/python bench/processes_bench.py --processes 1,2,3 --seconds 5
 
 Loopback only; every loop is bounded. Not part of the test suite.
 """
@@ -34,14 +35,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, free_port, start_daphne, stop, wait_for_port  # noqa: E402
+from bench.common import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    start_daphne,
+    stop,
+    wait_for_port,
+    wrk_available,
+)
 from bench.versus_bench import (  # noqa: E402
     Target,
     client_for,
     count_runs_from_now,
+    plain_calls,
     playground,
     requests,
-    settled,
     streams,
     warmed,
 )
@@ -58,14 +66,8 @@ class Servers(Target):
         super().__init__(name, url, headers, "bench", pids[0], playground=True)
         self.pids = pids
 
-    async def measured(self, coroutine, calls):
-        before = sum(cpu_seconds(pid) for pid in self.pids)
-        try:
-            return await coroutine
-        finally:
-            await settled(calls)  # the phase's Run writes are its own
-            self.cpu += sum(cpu_seconds(pid) for pid in self.pids) - before
-            self.calls += calls
+    def cpu_seconds(self):
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
 
 def create_database(url):
@@ -109,8 +111,9 @@ async def measure(args, target):
               f"chunk p50 {r['chunk_p50']:6.2f} ms, lost {r['lost']}", flush=True)
     for level in levels:
         async with client_for(level) as client:
-            await warmed(target, client, level)
-            r = await requests(target, client, level, args.requests)
+            if not args.seconds:  # wrk opens connections of its own
+                await warmed(target, client, level)
+            r = await requests(target, client, level, args.requests, args.seconds)
         out["requests"][level] = r
         print(f"{level:>3} clients {target.name}: {r['rps']:7.0f} req/s, p50 "
               f"{r['p50']:.2f} / p99 {r['p99']:.2f} ms, errors {r['errors']}", flush=True)
@@ -159,8 +162,13 @@ def main():
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--streams", type=int, default=64, help="streams per level")
-    parser.add_argument("--requests", type=int, default=400, help="plain calls per level")
+    parser.add_argument("--requests", type=int, default=400,
+                        help="plain calls per level, by httpx (--seconds 0)")
+    parser.add_argument("--seconds", type=int, default=3,
+                        help="seconds of plain calls per level, by wrk; 0: by httpx")
     args = parser.parse_args()
+    if args.seconds and not wrk_available():
+        raise SystemExit("wrk makes the plain calls: sudo apt-get install wrk (or --seconds 0)")
 
     os.environ.setdefault("DATABASE_URL", DATABASE_URL)
     os.environ.setdefault("REDIS_URL", REDIS_URL)
@@ -201,8 +209,8 @@ def main():
     finally:
         stop([upstream])
     print(f"\nBehind nginx on PostgreSQL + Redis; {args.chunks} chunks every "
-          f"{args.interval * 1000:g} ms; {args.streams} streams and {args.requests} plain "
-          "calls per level.\n")
+          f"{args.interval * 1000:g} ms; {args.streams} streams and "
+          f"{plain_calls(args)} per level.\n")
     print(table(results, [int(x) for x in args.levels.split(",")]))
 
 

@@ -21,13 +21,17 @@ Per level, the targets take turns (direct, gateway, litellm, websocket), so
 the machine's noise hits them alike. Reported: TTFT and per-chunk latency
 (upstream write -> client read) p50/p99 at 1, 8 and 32 concurrent streams;
 requests per second and latency p50/p99 at 1, 8 and 32 non-streamed
-clients; and the CPU seconds each server process used for its part
-(/proc/<pid>/stat, all threads), per 1,000 requests.
+clients (made by wrk, a C load generator from Debian, so that the client's
+own CPU does not take the shared cores from the servers; `--seconds 0`
+makes them with httpx instead, as before 2026-12-01); and the CPU seconds
+each server process used for its part (/proc/<pid>/stat, all threads), per
+1,000 requests.
 
     python3 -m venv bench/.venv-litellm
     bench/.venv-litellm/bin/pip install -r bench/requirements-litellm.txt
-    .venv/bin/python bench/versus_bench.py            # ~4 min
-    .venv/bin/python bench/versus_bench.py --levels 1 --streams 20 --requests 100 --skip litellm
+    sudo apt-get install wrk
+    .venv/bin/python bench/versus_bench.py            # ~3 min
+    .venv/bin/python bench/versus_bench.py --levels 1 --streams 20 --seconds 1 --skip litellm
 
 Loopback only; every loop is bounded. Not part of the test suite.
 """
@@ -53,6 +57,8 @@ from bench.common import (  # noqa: E402
     start_daphne,
     stop,
     wait_for_port,
+    wrk_available,
+    wrk_calls,
 )
 
 LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
@@ -191,17 +197,25 @@ class Target:
         self.cpu = 0.0
         self.calls = 0
 
-    async def measured(self, coroutine, calls):
-        before = cpu_seconds(self.pid)
+    async def measured(self, coroutine, calls=None):
+        """Await `coroutine`, adding the server's CPU and `calls` (by default
+        the result's "calls") to this target's."""
+        before = self.cpu_seconds()
+        result = None
         try:
-            return await coroutine
+            result = await coroutine
+            return result
         finally:
+            calls = calls if calls is not None else (result or {}).get("calls", 0)
             if self.playground:
                 # A plain call's Run is written just after its answer: the
                 # phase's last writes are its own CPU, not the next phase's.
                 await settled(calls)
-            self.cpu += cpu_seconds(self.pid) - before
+            self.cpu += self.cpu_seconds() - before
             self.calls += calls
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.pid)
 
 
 def runs_stored():
@@ -222,16 +236,23 @@ async def count_runs_from_now():
 
 async def settled(calls, timeout=10):
     """Wait (bounded) until Playground's database holds a Run for every
-    call made so far, these `calls` included."""
+    call made so far, these `calls` included. wrk drops the calls still in
+    flight when its time is up, uncounted; their Runs are stored all the
+    same, and are taken in once the count stops moving."""
     RUNS["expected"] += calls
     expected = RUNS["expected"]
     deadline = time.monotonic() + timeout
-    while await asyncio.to_thread(runs_stored) < expected:
+    while (stored := await asyncio.to_thread(runs_stored)) < expected:
         if time.monotonic() > deadline:
-            print(f"  {expected - await asyncio.to_thread(runs_stored)} Runs not stored "
-                  f"after {timeout} s", flush=True)
+            print(f"  {expected - stored} Runs not stored after {timeout} s", flush=True)
             return
         await asyncio.sleep(0.01)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        before, stored = stored, await asyncio.to_thread(runs_stored)
+        if stored == before:
+            break
+    RUNS["expected"] = stored
 
 
 async def streams(target, client, level, total, chunks, ws):
@@ -256,9 +277,14 @@ async def streams(target, client, level, total, chunks, ws):
     return summarize(got, chunks, failed)
 
 
-async def requests(target, client, level, total):
+async def requests(target, client, level, total, seconds=0):
+    """Not-streamed calls at `level` clients: by wrk for `seconds` when it is
+    given (bench.common.wrk_calls), otherwise `total` calls by the httpx
+    `client`."""
     body = {"model": target.model, "messages": [{"role": "user", "content": "bench"}],
             "max_tokens": 8}
+    if seconds:
+        return await target.measured(wrk_calls(target.url, target.headers, body, level, seconds))
     latencies, errors = [], 0
     queue = list(range(total))
 
@@ -324,8 +350,9 @@ async def measure(args, targets, ws):
             if target.name == "websocket":
                 continue
             async with client_for(level) as client:
-                await warmed(target, client, level)
-                r = await requests(target, client, level, args.requests)
+                if not args.seconds:  # wrk opens connections of its own
+                    await warmed(target, client, level)
+                r = await requests(target, client, level, args.requests, args.seconds)
             results["requests"][level, target.name] = r
             print(f"{level:>3} clients {target.name:>9}: {r['rps']:7.0f} req/s, p50 "
                   f"{r['p50']:.2f} / p99 {r['p99']:.2f} ms, errors {r['errors']}", flush=True)
@@ -375,6 +402,11 @@ def playground(data_dir, upstream_url):
     return secret, cookie, str(model.uuid)
 
 
+def plain_calls(args):
+    return (f"{args.seconds} s of plain calls by wrk" if args.seconds
+            else f"{args.requests} plain calls by httpx")
+
+
 def fmt(x, suffix=" ms"):
     return "–" if x is None else f"{x:,.1f}{suffix}" if x >= 10 else f"{x:.2f}{suffix}"
 
@@ -421,10 +453,15 @@ def main():
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--streams", type=int, default=64, help="streams per level and target")
-    parser.add_argument("--requests", type=int, default=300, help="plain calls per level")
+    parser.add_argument("--requests", type=int, default=300,
+                        help="plain calls per level, by httpx (--seconds 0)")
+    parser.add_argument("--seconds", type=int, default=3,
+                        help="seconds of plain calls per level, by wrk; 0: by httpx")
     parser.add_argument("--skip", default="", help="targets to leave out, e.g. litellm")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.seconds and not wrk_available():
+        raise SystemExit("wrk makes the plain calls: sudo apt-get install wrk (or --seconds 0)")
     if args.serve_upstream:
         asyncio.run(serve_upstream(args.serve_upstream, args.chunks, args.interval))
         return
@@ -467,7 +504,7 @@ def main():
         finally:
             stop(procs)
     print(f"\n{args.chunks} chunks every {args.interval * 1000:g} ms; {args.streams} streams "
-          f"per level and target; {args.requests} plain calls per level and target. "
+          f"per level and target; {plain_calls(args)} per level and target. "
           "(+x): added to direct.\n")
     print(table(results, args, [t.name for t in targets]))
 
