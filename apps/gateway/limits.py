@@ -7,9 +7,10 @@ set in settings (GATEWAY_MAX_REQUESTS_PER_MINUTE, GATEWAY_MAX_TOKENS_PER_DAY;
 The counts live in Django's cache: Redis when REDIS_URL is set, so every
 server process counts against the same numbers; otherwise this process's
 memory (the embedded shape runs one process). One counter per key per UTC
-minute and per UTC day, created with an expiry by `add` and bumped with the
-cache's `incr` (Redis INCR): atomic, so two processes never both take the
-last request of a minute. Windows are fixed, not sliding: simple to reason
+minute and per UTC day, created with an expiry if missing and bumped (on
+Redis, SET NX and INCRBY in one round trip: playground/redis_pool.py;
+in memory, the cache's `add` and `incr`): atomic, so two processes never
+both take the last request of a minute. Windows are fixed, not sliding: simple to reason
 about and to show ("12 of 60 this minute"), at the price of a burst of up to
 twice the limit across a minute's boundary.
 
@@ -61,11 +62,17 @@ def _tokens_counter(key, now):
     return f"gateway:tokens:{key.uuid.hex}:{int(now // DAY)}"
 
 
-def _bump(counter, amount, window):
+def _bump(counter, amount, window, also_get=()):
+    """(the counter's new count, [the value of each key of `also_get`; None
+    if missing])."""
     # The counter outlives its window (its name changes with the window), so
-    # it cannot expire between `add` and `incr`.
+    # it cannot expire between its creation and its increment.
+    bump = getattr(cache, "bump_counter", None)  # Redis: one round trip
+    if bump is not None:
+        return bump(counter, amount, 2 * window, also_get=also_get)
+    values = [cache.get(name) for name in also_get]
     cache.add(counter, 0, timeout=2 * window)
-    return cache.incr(counter, amount)
+    return cache.incr(counter, amount), values
 
 
 def _until_next(window, now):
@@ -74,7 +81,12 @@ def _until_next(window, now):
 
 def _admit(key, now):
     tokens_limit = effective(key, "tokens_per_day")
-    if tokens_limit is not None and cache.get(_tokens_counter(key, now), 0) >= tokens_limit:
+    # The day's tokens are read with the request's count: one round trip.
+    tokens_counter = [_tokens_counter(key, now)] if tokens_limit is not None else []
+    requests_counter = _requests_counter(key, now)
+    count, tokens = _bump(requests_counter, 1, MINUTE, also_get=tokens_counter)
+    if tokens_counter and (tokens[0] or 0) >= tokens_limit:
+        cache.decr(requests_counter)  # refused before it was made: not counted
         wait = _until_next(DAY, now)
         raise ApiError(
             429,
@@ -84,7 +96,6 @@ def _admit(key, now):
             code="insufficient_quota",
             headers={"Retry-After": str(wait)},
         )
-    count = _bump(_requests_counter(key, now), 1, MINUTE)
     requests_limit = effective(key, "requests_per_minute")
     if requests_limit is not None and count > requests_limit:
         wait = _until_next(MINUTE, now)

@@ -69,7 +69,8 @@ def test_it_answers_429_with_retry_after_over_the_requests_per_minute(app_url, f
 def test_it_refuses_a_key_that_used_its_tokens_for_the_day(app_url, fake_model, upstream, owner):
     # The test upstream's usage: 1 prompt token + one per chunk = 7 a call.
     upstream.behave(chunks=["a", "b", "c", "d", "e", "f"])
-    _, secret = limited_key(owner, tokens_per_day=10)
+    _, secret = limited_key(owner, tokens_per_day=10, requests_per_minute=100)
+    fresh_minute()
     sdk = gateway_client(app_url, secret)
 
     streamed = "".join(c.choices[0].text for c in sdk.completions.create(**COMPLETION, stream=True)
@@ -84,6 +85,9 @@ def test_it_refuses_a_key_that_used_its_tokens_for_the_day(app_url, fake_model, 
     now = timezone.now()
     until_midnight = (now.replace(hour=0, minute=0, second=0) + timedelta(days=1) - now)
     assert abs(int(refused.headers["Retry-After"]) - until_midnight.total_seconds()) < 60
+    # Refused before it was made: not one of this minute's requests.
+    page = httpx.get(f"{app_url}/settings/keys/", cookies=session_cookies(owner)).text
+    assert "2 / 100 requests this minute" in page
     # Another key of the same owner has its own day.
     _, other = limited_key(owner, tokens_per_day=10)
     assert complete(app_url, other).status_code == 200
