@@ -206,11 +206,14 @@ class Target:
             result = await coroutine
             return result
         finally:
-            calls = calls if calls is not None else (result or {}).get("calls", 0)
+            by_wrk = calls is None
+            if by_wrk:
+                calls = (result or {}).get("calls", 0)
             if self.playground:
                 # A plain call's Run is written just after its answer: the
                 # phase's last writes are its own CPU, not the next phase's.
-                await settled(calls)
+                # (So are the calls wrk dropped, counted here.)
+                calls += await settled(calls, looks=3 if by_wrk else 0)
             self.cpu += self.cpu_seconds() - before
             self.calls += calls
 
@@ -234,25 +237,28 @@ async def count_runs_from_now():
     RUNS["expected"] = await asyncio.to_thread(runs_stored)
 
 
-async def settled(calls, timeout=10):
+async def settled(calls, timeout=10, looks=0):
     """Wait (bounded) until Playground's database holds a Run for every
-    call made so far, these `calls` included. wrk drops the calls still in
-    flight when its time is up, uncounted; their Runs are stored all the
-    same, and are taken in once the count stops moving."""
-    RUNS["expected"] += calls
-    expected = RUNS["expected"]
+    call made so far, these `calls` included; returns how many more Runs
+    it holds than that. wrk drops the calls still in flight when its time
+    is up, uncounted: their Runs are stored all the same, and are taken in
+    (and counted as calls) once the count has held still for `looks` looks
+    50 ms apart."""
+    expected = RUNS["expected"] + calls
     deadline = time.monotonic() + timeout
     while (stored := await asyncio.to_thread(runs_stored)) < expected:
         if time.monotonic() > deadline:
             print(f"  {expected - stored} Runs not stored after {timeout} s", flush=True)
-            return
+            break
         await asyncio.sleep(0.01)
-    while time.monotonic() < deadline:
+    still = 0
+    while still < looks and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
         before, stored = stored, await asyncio.to_thread(runs_stored)
-        if stored == before:
-            break
+        still = still + 1 if stored == before else 0
+    # What is stored now is the next phase's starting point, whatever came.
     RUNS["expected"] = stored
+    return max(0, stored - expected)
 
 
 async def streams(target, client, level, total, chunks, ws):

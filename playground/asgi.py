@@ -62,10 +62,27 @@ def _parse_content_types_once():
         twisted_http._parseContentType = functools.lru_cache(maxsize=256)(parse)
 
 
+def _freeze_when_serving():
+    """Once the server runs, what is loaded lives as long as the process.
+    Frozen, it is out of the cyclic garbage collector's sight, so a full
+    collection no longer walks all of Django and the libraries each time:
+    that walk took ~40 ms every second or two under load, and set a gateway
+    call's p99 (bench/README.md, session 9). Not on import: a test run
+    imports this module too, and its heap must stay collectable."""
+    from twisted.internet import reactor
+
+    def freeze():
+        gc.collect()  # no garbage of the start-up made permanent
+        gc.freeze()
+
+    reactor.callWhenRunning(freeze)
+
+
 # daphne installs Twisted's asyncio reactor before it imports this module.
 if "twisted.internet.reactor" in sys.modules:
     _store_runs_on_shutdown()
     _parse_content_types_once()
+    _freeze_when_serving()
 
 api_app = ApiHandler()
 log = logging.getLogger(__name__)
@@ -87,9 +104,3 @@ application = ProtocolTypeRouter(
         ),
     }
 )
-
-# What is loaded by now lives as long as the process. Frozen, it is out of
-# the cyclic garbage collector's sight, so a full collection no longer walks
-# all of Django and the libraries each time: that walk took ~40 ms every
-# second or two under load, and set a gateway call's p99 (bench/README.md).
-gc.freeze()

@@ -67,13 +67,18 @@ class RedisCache(DjangoRedisCache):
         one round trip: Django's add, incr and get take four (SET NX, EXISTS,
         INCRBY, GET), each a Python-heavy redis-py call on the gateway's
         path. (the new count, [each value read; None if missing])."""
+        # Seconds as Django's cache counts them: None never expires; a
+        # counter that expires at once would count nothing.
+        timeout = self.get_backend_timeout(timeout)
+        if timeout is not None and timeout < 1:
+            raise ValueError(f"a counter needs a timeout of 1 s or more, not {timeout}")
         name = self.make_and_validate_key(key)
+        serializer = self._cache._serializer
         pipe = self._cache.get_client(name, write=True).pipeline(transaction=False)
         for other in also_get:
             pipe.get(self.make_and_validate_key(other))
-        # Django's serializer keeps an int as a plain integer, as INCRBY needs.
-        pipe.set(name, 0, ex=int(timeout), nx=True)
+        # The serializer keeps an int a plain integer, as INCRBY needs.
+        pipe.set(name, serializer.dumps(0), ex=timeout, nx=True)
         pipe.incrby(name, delta)
         *values, _, count = pipe.execute()
-        loads = self._cache._serializer.loads
-        return count, [None if value is None else loads(value) for value in values]
+        return count, [None if value is None else serializer.loads(value) for value in values]

@@ -32,9 +32,13 @@ SECRET_PREFIX = "pg-"
 PREFIX_LENGTH = 10
 # last_used is updated at most this often.
 TOUCH_SECONDS = 60
-# When this process last noted each key as used (time.monotonic()): the
-# shared cache's `add` decides across processes, and this spares it a round
-# trip on every call in between. One entry per key this process served.
+# When this process last asked the shared cache about each key
+# (time.monotonic()): its `add` decides across processes, and this spares
+# it a round trip per call, asking at most every TOUCH_ASK_SECONDS. Not a
+# whole minute: another process's mark may be about to expire, and
+# last_used would then lag by up to a minute more. One entry per key this
+# process served.
+TOUCH_ASK_SECONDS = 10
 _touched = {}
 
 
@@ -132,7 +136,7 @@ class GatewayKey(models.Model):
         """Note that the key was used: at most once a minute (a write per
         call would cost more than the call's own record)."""
         now = time.monotonic()
-        if now - _touched.get(self.uuid, now - TOUCH_SECONDS) < TOUCH_SECONDS:
+        if now - _touched.get(self.uuid, now - TOUCH_ASK_SECONDS) < TOUCH_ASK_SECONDS:
             return
         _touched[self.uuid] = now
         if not cache.add(f"gateway:touched:{self.uuid.hex}", 1, timeout=TOUCH_SECONDS):
