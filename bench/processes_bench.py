@@ -41,13 +41,15 @@ from bench.common import (  # noqa: E402
     start_daphne,
     stop,
     wait_for_port,
-    wrk_available,
 )
 from bench.versus_bench import (  # noqa: E402
     Target,
+    add_plain_call_options,
+    check_plain_call_options,
     client_for,
     count_runs_from_now,
     plain_calls,
+    plain_phase,
     playground,
     requests,
     streams,
@@ -110,10 +112,7 @@ async def measure(args, target):
         print(f"{level:>3} streams {target.name}: TTFT p50 {r['ttft_p50']:7.2f} ms, "
               f"chunk p50 {r['chunk_p50']:6.2f} ms, lost {r['lost']}", flush=True)
     for level in levels:
-        async with client_for(level) as client:
-            if not args.seconds:  # wrk opens connections of its own
-                await warmed(target, client, level)
-            r = await requests(target, client, level, args.requests, args.seconds)
+        r = await plain_phase(target, level, args)
         out["requests"][level] = r
         print(f"{level:>3} clients {target.name}: {r['rps']:7.0f} req/s, p50 "
               f"{r['p50']:.2f} / p99 {r['p99']:.2f} ms, errors {r['errors']}", flush=True)
@@ -162,13 +161,9 @@ def main():
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--streams", type=int, default=64, help="streams per level")
-    parser.add_argument("--requests", type=int, default=400,
-                        help="plain calls per level, by httpx (--seconds 0)")
-    parser.add_argument("--seconds", type=int, default=3,
-                        help="seconds of plain calls per level, by wrk; 0: by httpx")
+    add_plain_call_options(parser, requests=400)
     args = parser.parse_args()
-    if args.seconds and not wrk_available():
-        raise SystemExit("wrk makes the plain calls: sudo apt-get install wrk (or --seconds 0)")
+    check_plain_call_options(args)
 
     os.environ.setdefault("DATABASE_URL", DATABASE_URL)
     os.environ.setdefault("REDIS_URL", REDIS_URL)

@@ -355,10 +355,7 @@ async def measure(args, targets, ws):
         for target in targets:
             if target.name == "websocket":
                 continue
-            async with client_for(level) as client:
-                if not args.seconds:  # wrk opens connections of its own
-                    await warmed(target, client, level)
-                r = await requests(target, client, level, args.requests, args.seconds)
+            r = await plain_phase(target, level, args)
             results["requests"][level, target.name] = r
             print(f"{level:>3} clients {target.name:>9}: {r['rps']:7.0f} req/s, p50 "
                   f"{r['p50']:.2f} / p99 {r['p99']:.2f} ms, errors {r['errors']}", flush=True)
@@ -408,9 +405,29 @@ def playground(data_dir, upstream_url):
     return secret, cookie, str(model.uuid)
 
 
+def add_plain_call_options(parser, requests):
+    parser.add_argument("--requests", type=int, default=requests,
+                        help="plain calls per level, by httpx (--seconds 0)")
+    parser.add_argument("--seconds", type=int, default=3,
+                        help="seconds of plain calls per level, by wrk; 0: by httpx")
+
+
+def check_plain_call_options(args):
+    if args.seconds and not wrk_available():
+        raise SystemExit("wrk makes the plain calls: sudo apt-get install wrk (or --seconds 0)")
+
+
 def plain_calls(args):
     return (f"{args.seconds} s of plain calls by wrk" if args.seconds
             else f"{args.requests} plain calls by httpx")
+
+
+async def plain_phase(target, level, args):
+    """One measured phase of plain calls at `level` clients."""
+    async with client_for(level) as client:
+        if not args.seconds:  # wrk opens connections of its own
+            await warmed(target, client, level)
+        return await requests(target, client, level, args.requests, args.seconds)
 
 
 def fmt(x, suffix=" ms"):
@@ -459,18 +476,14 @@ def main():
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--streams", type=int, default=64, help="streams per level and target")
-    parser.add_argument("--requests", type=int, default=300,
-                        help="plain calls per level, by httpx (--seconds 0)")
-    parser.add_argument("--seconds", type=int, default=3,
-                        help="seconds of plain calls per level, by wrk; 0: by httpx")
+    add_plain_call_options(parser, requests=300)
     parser.add_argument("--skip", default="", help="targets to leave out, e.g. litellm")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.seconds and not wrk_available():
-        raise SystemExit("wrk makes the plain calls: sudo apt-get install wrk (or --seconds 0)")
     if args.serve_upstream:
         asyncio.run(serve_upstream(args.serve_upstream, args.chunks, args.interval))
         return
+    check_plain_call_options(args)
 
     skip = set(filter(None, args.skip.split(",")))
     port = free_port()

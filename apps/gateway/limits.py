@@ -8,11 +8,11 @@ The counts live in Django's cache: Redis when REDIS_URL is set, so every
 server process counts against the same numbers; otherwise this process's
 memory (the embedded shape runs one process). One counter per key per UTC
 minute and per UTC day, created with an expiry if missing and bumped (on
-Redis, SET NX and INCRBY in one round trip: playground/redis_pool.py;
-in memory, the cache's `add` and `incr`): atomic, so two processes never
-both take the last request of a minute. Windows are fixed, not sliding: simple to reason
-about and to show ("12 of 60 this minute"), at the price of a burst of up to
-twice the limit across a minute's boundary.
+Redis, SET NX and INCRBY in one round trip: playground/redis_pool.py; in
+memory, the cache's `add` and `incr`): atomic, so two processes never both
+take the last request of a minute. Windows are fixed, not sliding: simple
+to reason about and to show ("12 of 60 this minute"), at the price of a
+burst of up to twice the limit across a minute's boundary.
 
 Two entry points:
 - `await admit(key)` (or `check(key)` in a thread) before a request is served

@@ -136,7 +136,7 @@ class GatewayKey(models.Model):
         """Note that the key was used: at most once a minute (a write per
         call would cost more than the call's own record)."""
         now = time.monotonic()
-        if now - _touched.get(self.uuid, now - TOUCH_ASK_SECONDS) < TOUCH_ASK_SECONDS:
+        if now - _touched.get(self.uuid, float("-inf")) < TOUCH_ASK_SECONDS:
             return
         _touched[self.uuid] = now
         if not cache.add(f"gateway:touched:{self.uuid.hex}", 1, timeout=TOUCH_SECONDS):
