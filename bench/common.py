@@ -143,7 +143,10 @@ async def wrk_calls(url, headers, body, level, seconds):
         raise RuntimeError(f"wrk failed:\n{out}")
 
     def latency(p):
-        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(\w+)$", out, re.M).groups()
+        found = re.search(rf"^\s+{p}%\s+([\d.]+)(\w+)$", out, re.M)
+        if found is None:
+            raise RuntimeError(f"wrk printed no {p}% latency:\n{out}")
+        value, unit = found.groups()
         return float(value) * WRK_UNITS[unit]
 
     calls = int(re.search(r"(\d+) requests in", out).group(1))
