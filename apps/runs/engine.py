@@ -278,9 +278,9 @@ class LiveRun(Broadcast):
                 system_fingerprint=event.system_fingerprint,
             )
         self.assembly.add(event)
-        seq = await self.publish(event)
+        await self.publish(event)
         if self.watchers:
-            await hub.send_event(self, seq, event)
+            await hub.send_events(self)
         self._schedule_checkpoint()
 
     # -- checkpoints --------------------------------------------------------
@@ -358,9 +358,9 @@ class LiveRun(Broadcast):
             self.status = status
             LIVE.pop(self.uuid, None)
             ended = Ended(status)
-            seq = await self.publish(ended)
+            await self.publish(ended)
             if self.watchers:
-                await hub.send_event(self, seq, ended)
+                await hub.send_events(self)
             hub.disown(self)
 
 

@@ -16,6 +16,11 @@ reads it.
 
 Events carry their sequence numbers: the mirror puts them in order and
 drops repeats, whatever order the backlog and the live events arrive in.
+The owner keeps, per watcher, how far it has sent (a Link): a send Redis
+refuses for a moment (a dropped connection, a full server) is sent again,
+with everything after it, until it goes through; a watcher is dropped only
+when its channel is full (it stopped reading) or after ~16 s of failed
+tries (RETRY_DELAYS).
 With the in-memory layer there is one process and the hub is never used.
 """
 
@@ -23,6 +28,7 @@ import asyncio
 import logging
 import weakref
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .broadcast import Broadcast
@@ -35,6 +41,9 @@ log = logging.getLogger(__name__)
 ANSWER_TIMEOUT = 3.0
 # How long close() waits for joins under way, and then for the listener.
 CLOSE_SECONDS = 5.0
+# When a send to a watcher failed, the waits before each new try (~16 s in
+# all: a Redis restart or failover); after the last, the watcher is dropped.
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]"
 _hubs = weakref.WeakKeyDictionary()
@@ -96,6 +105,19 @@ class Mirror(Broadcast):
             ))
 
 
+class Link:
+    """What one watcher (another process's hub channel) has had of one run."""
+
+    def __init__(self):
+        # Held while a send is under way: each send carries every event from
+        # the first the watcher has not had to the newest, so one that went
+        # through means it has them all.
+        self.lock = asyncio.Lock()
+        self.sent = 0  # the watcher has had seqs 1..sent
+        self.failing = False  # the last send failed: a retry is due
+        self.retry = None
+
+
 class Hub:
     def __init__(self, layer):
         self.layer = layer
@@ -104,6 +126,7 @@ class Hub:
         self.owned = set()  # uuids of the runs this process drives
         self.joined = {}  # those whose control group has our channel: uuid -> it
         self.mirrors = {}
+        self.links = {}  # (run uuid, watcher's channel) -> Link, for runs owned here
         self._opening = asyncio.Lock()
         self._tasks = set()
         # Runs whose membership may differ from what they need (an ordered
@@ -192,6 +215,21 @@ class Hub:
                 log.warning("run hub: the listener did not end; cancelling it")
                 listener.cancel()
 
+    async def watch(self, run_uuid, user, subscriber, after, timeout=ANSWER_TIMEOUT):
+        """Subscribe to a run driven by another process. False if nobody
+        answers for it within `timeout` (its process is gone)."""
+        mirror = self.mirrors.get(run_uuid)
+        if mirror is None:
+            mirror = self.mirrors[run_uuid] = Mirror(self, run_uuid)
+            await self.tell_owner(run_uuid, {"type": "runs.subscribe", "user": user.pk})
+        await mirror.attach(subscriber, after)
+        try:
+            await asyncio.wait_for(mirror.answered.wait(), timeout)
+        except TimeoutError:
+            mirror.detach(subscriber)
+            return False
+        return True
+
     async def tell_owner(self, run_uuid, message):
         await self.layer.group_send(
             control_group(run_uuid), {**message, "run": run_uuid, "reply_to": await self.open()}
@@ -235,24 +273,70 @@ class Hub:
         if kind == "runs.subscribe":
             if live.run.owner_id != message.get("user"):
                 return
-            live.watch_from(message["reply_to"])
-            await self._send(live, message["reply_to"], 1, live.log)
+            channel = message["reply_to"]
+            live.watch_from(channel)
+            # From the first event: a watcher asks when its mirror is new
+            # (or made anew), whatever an earlier one of its had.
+            link = self.links.setdefault((live.uuid, channel), Link())
+            async with link.lock:
+                link.sent = 0
+            await self.send(live, channel, answer=True)
         elif kind == "runs.unsubscribe":
-            live.unwatch_from(message["reply_to"])
+            self._forget(live, message["reply_to"])
         elif kind == "runs.stop":
             if live.run.owner_id == message.get("user"):
                 live.stop(message["status"])
 
-    async def _send(self, live, channel, first, events):
+    async def send(self, live, channel, answer=False):
+        """Send a watcher every event of the run it has not had (with
+        `answer`, even none: the subscriber waits for a reply)."""
+        key = (live.uuid, channel)
+        link = self.links.get(key)
+        if link is None:
+            return  # dropped meanwhile
+        async with link.lock:
+            first, last = link.sent + 1, len(live.log)
+            if first > last and not answer:
+                return
+            try:
+                await self.layer.send(
+                    channel,
+                    {"type": "runs.events", "run": live.uuid, "first": first,
+                     "events": [encode(e) for e in live.log[first - 1:last]]},
+                )
+            except ChannelFull:  # that watcher is not reading
+                log.warning("run hub: a watcher of run %s is gone (its channel is full)",
+                            live.uuid)
+                self._forget(live, channel)
+                return
+            except Exception as exc:  # Redis away for a moment: try again
+                log.warning("run hub: sending run %s's events to a watcher failed (%s); "
+                            "will retry", live.uuid, exc)
+                link.failing = True
+                if link.retry is None:
+                    link.retry = self.spawn(self._retry(live, channel, link))
+                return
+            link.sent, link.failing = last, False
+            if live.log and isinstance(live.log[-1], Ended) and last == len(live.log):
+                self.links.pop(key, None)  # it has had the run's end
+
+    async def _retry(self, live, channel, link):
         try:
-            await self.layer.send(
-                channel,
-                {"type": "runs.events", "run": live.uuid, "first": first,
-                 "events": [encode(e) for e in events]},
-            )
-        except Exception as exc:  # ChannelFull: that watcher is not reading
-            log.warning("run hub: a watcher of run %s is gone (%s)", live.uuid, exc)
-            live.unwatch_from(channel)
+            for delay in RETRY_DELAYS:
+                await asyncio.sleep(delay)
+                if self.links.get((live.uuid, channel)) is not link or not link.failing:
+                    return  # unwatched, or a later send went through
+                await self.send(live, channel, answer=True)
+            if link.failing and self.links.get((live.uuid, channel)) is link:
+                log.warning("run hub: a watcher of run %s is unreachable; dropping it",
+                            live.uuid)
+                self._forget(live, channel)
+        finally:
+            link.retry = None
+
+    def _forget(self, live, channel):
+        self.links.pop((live.uuid, channel), None)
+        live.unwatch_from(channel)
 
 
 # -- what the engine calls ----------------------------------------------------
@@ -281,29 +365,18 @@ def disown(live):
         hub.changed(live.uuid)
 
 
-async def send_event(live, seq, event):
+async def send_events(live):
+    """Send each watcher in other processes the events it has not had."""
     hub = current()
     for channel in tuple(live.watchers):
-        await hub._send(live, channel, seq, [event])
+        await hub.send(live, channel)
 
 
 async def watch(run_uuid, user, subscriber, after, timeout=ANSWER_TIMEOUT):
-    """Subscribe to a run driven by another process. False if nobody answers
-    for it within `timeout` (its process is gone)."""
+    """Subscribe to a run driven by another process (Hub.watch)."""
     if not shared():
         return False
-    hub = current()
-    mirror = hub.mirrors.get(run_uuid)
-    if mirror is None:
-        mirror = hub.mirrors[run_uuid] = Mirror(hub, run_uuid)
-        await hub.tell_owner(run_uuid, {"type": "runs.subscribe", "user": user.pk})
-    await mirror.attach(subscriber, after)
-    try:
-        await asyncio.wait_for(mirror.answered.wait(), timeout)
-    except TimeoutError:
-        mirror.detach(subscriber)
-        return False
-    return True
+    return await current().watch(run_uuid, user, subscriber, after, timeout)
 
 
 def unwatch(run_uuid, subscriber):

@@ -360,6 +360,46 @@ async def test_many_runs_at_once_can_each_be_stopped_from_another_process(
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
+async def test_a_watcher_elsewhere_gets_every_event_though_redis_refused_some(
+    owner, fake_model, upstream, caplog
+):
+    # Redis refusing writes for a moment (here: full, as `maxmemory` makes
+    # it) while the run streams: the events it refused reach the page in
+    # another process once Redis takes writes again, in order, none lost;
+    # the run's end too.
+    import redis
+    from channels.layers import channel_layers
+    from django.conf import settings
+
+    chunks = [f"{i}," for i in range(30)]
+    upstream.behave(chunks=chunks, interval=0.05)
+    live = await start(owner, fake_model, Watcher(), max_tokens=100)  # the owner's own page
+    elsewhere = hub.Hub(channel_layers.make_backend(hub.LAYER))  # another process's hub
+    watcher = Watcher()
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    limit = server.config_get("maxmemory")["maxmemory"]
+    try:
+        assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+        await watcher.until(deltas=3)
+        try:
+            server.config_set("maxmemory", 1)  # every write refused: OOM
+            await asyncio.sleep(0.4)  # ~8 chunks
+        finally:
+            server.config_set("maxmemory", limit)
+        await watcher.until_end(timeout=20)
+    finally:
+        await elsewhere.close()
+        server.close()
+
+    refused = [r for r in caplog.records if r.name == "apps.runs.hub" and "will retry" in r.message]
+    assert refused, "Redis refused nothing: the test did not test"
+    assert watcher.text == "".join(chunks)
+    assert watcher.seqs == list(range(1, len(watcher.events) + 1))
+    assert watcher.status == Run.COMPLETED
+    assert hub.current().links == {}  # it has had the end: nothing kept for it
+
+
 @pytest.fixture
 def writes(monkeypatch):
     """The engine's writes, in order: (function name, args), as they go to the
