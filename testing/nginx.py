@@ -19,7 +19,7 @@ def binary():
 
 
 def start(workdir, backend_ports, port, **popen):
-    """nginx on `port` round-robining over `backend_ports`, its files in
+    """nginx on `port` balancing over `backend_ports`, its files in
     `workdir` (created); returns the process (not yet accepting, maybe)."""
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     lines = "".join(f"        server 127.0.0.1:{p};\n" for p in backend_ports)

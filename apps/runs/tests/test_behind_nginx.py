@@ -1,4 +1,4 @@
-"""The production shape end to end: nginx (deploy/nginx.conf) round-robins
+"""The production shape end to end: nginx (deploy/nginx.conf) balances
 over two server processes on PostgreSQL + Redis. A page that reloads lands
 on the other process and still follows its run; the gateway streams through
 the proxy."""
@@ -72,8 +72,9 @@ def test_a_reload_behind_the_balancer_follows_the_run_on_the_other_process(
         run_uuid = json.loads(ws.recv(timeout=10))["run"]
         while json.loads(ws.recv(timeout=10))["type"] != "delta":
             pass
-    # Round robin: each reload opens the next socket on the next process;
-    # two of them cover both, the one driving the run and the other.
+    # Neither process has a request in flight (the first socket is closed),
+    # and least_conn takes ties in turn: each reload opens its socket on the
+    # next process, so two cover both, the one driving the run and the other.
     for _ in range(2):
         with page_socket(nginx, owner) as ws:
             ws.send(json.dumps({"type": "subscribe", "run": run_uuid, "after": 0}))
