@@ -20,11 +20,19 @@ Statuses (the openai SDK raises the class in brackets):
 - 502 [InternalServerError]: the upstream failed, was unreachable, broke the
   protocol, or refused the provider's own key (the client cannot fix that).
 - 504 [InternalServerError]: the upstream timed out.
+- A run stopped before its end, so its output is not the whole answer:
+  503 run_interrupted [InternalServerError] when the server shut down (the
+  SDK tries again, and the call lands on a process that is up); 410
+  run_cancelled [APIStatusError] when its owner stopped it in Playground (not
+  retried: someone meant it to stop). Streamed, the same error is the last
+  frame instead of [DONE] (sse.py).
 """
 
 import math
 
 from django.http import JsonResponse
+
+from apps.history.models import Run
 
 # See the docstring: OpenAI's status, doc 004's `detail` list in the body.
 VALIDATION_STATUS = 400
@@ -112,6 +120,26 @@ def from_upstream(error):
         code = f"upstream_{error.code}"
     param = getattr(error, "param", None)
     return ApiError(status, error.message, param=param, code=code, headers=headers)
+
+
+def stopped(status):
+    """The error for a run that ended as `status` (a Run's), or None if it ran
+    to its end (completed; a failed run has its upstream's error)."""
+    if status == Run.INTERRUPTED:
+        return ApiError(
+            503,
+            "The server shut down before this run finished; try again. What arrived "
+            "is kept in the run's history.",
+            code="run_interrupted",
+        )
+    if status != Run.CANCELLED:
+        return None
+    return ApiError(
+        410,
+        "This run was stopped in Playground before it finished. What arrived is "
+        "kept in the run's history.",
+        code="run_cancelled",
+    )
 
 
 def unknown_path(path):

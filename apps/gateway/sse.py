@@ -12,7 +12,9 @@ normalized events (so every backend streams the same way to the client).
   last chunk has the usage and `"choices": []` (OpenAI's schema, doc 003).
 - An error after the stream started is a frame `data: {"error": {...}}` and
   then the end of the body, without [DONE]: the openai SDK raises APIError on
-  that frame, and for any client [DONE] keeps meaning "complete".
+  that frame, and for any client [DONE] keeps meaning "complete". A run
+  stopped mid-stream (the server shutting down, its owner's Stop) ends the
+  same way (errors.stopped).
 """
 
 import json
@@ -118,11 +120,18 @@ async def body(endpoint, include_usage, head, rest):
             async for event in rest:
                 yield event
 
+    ended = None
     async for event in events():
         if isinstance(event, Ended):
+            ended = event
             break
         if isinstance(event, Error):
             error = event  # the last event before Ended
         elif data := chunks.frame(event):
             yield data
-    yield frame(errors.from_upstream(error).body()) if error else DONE
+    if error:
+        yield frame(errors.from_upstream(error).body())
+    elif ended and (stopped := errors.stopped(ended.status)):
+        yield frame(stopped.body())  # stopped mid-stream: not complete
+    else:
+        yield DONE

@@ -146,6 +146,8 @@ async def answer(request, key, endpoint):
         live = await engine.start_until_over(spec)
         if live.assembly.error:
             raise errors.from_upstream(live.assembly.error)
+        if stopped := errors.stopped(live.over.result()):  # a part is not the answer
+            raise stopped
         return JsonResponse(live.assembly.response())
 
     live, events = await engine.start_watched(spec)
@@ -161,6 +163,9 @@ async def answer(request, key, endpoint):
     # Decided by what this view read, not by how far the run got since: an
     # error that arrived right behind the first token (in the same read from
     # the upstream) is a mid-stream error, after that token.
+    if isinstance(head[-1], Ended) and (stopped := errors.stopped(head[-1].status)):
+        await events.aclose()  # over: nothing streamed yet, so a real status
+        raise stopped
     if isinstance(head[-1], (Error, Ended)) and live.assembly.error:
         async with aclosing(events):
             async for _ in events:  # over already; wait until it is stored
