@@ -148,7 +148,7 @@ async def answer(request, key, endpoint):
             raise errors.from_upstream(live.assembly.error)
         if stopped := errors.stopped(live.over.result()):  # a part is not the answer
             raise stopped
-        return JsonResponse(live.assembly.response())
+        return _noted(JsonResponse(live.assembly.response()), live.assembly)
 
     live, events = await engine.start_watched(spec)
 
@@ -178,6 +178,19 @@ async def answer(request, key, endpoint):
     response["Cache-Control"] = "no-cache"
     # Reverse proxies (nginx) must pass each event on at once.
     response["X-Accel-Buffering"] = "no"
+    return _noted(response, live.assembly)  # the notices come before the first token
+
+
+# The body fields the model or its provider does not take, so they were not
+# sent (the Run's notices): a caller's seed or logit_bias that silently did
+# nothing would be a surprise found only in Playground's history.
+DROPPED_HEADER = "X-Playground-Dropped-Fields"
+
+
+def _noted(response, assembly):
+    dropped = dict.fromkeys(n["field"] for n in assembly.notices if n.get("field"))
+    if dropped:
+        response[DROPPED_HEADER] = ", ".join(dropped)
     return response
 
 

@@ -5,6 +5,7 @@ user, naming the key by its prefix, holding the exact body sent upstream
 import json
 
 import httpx
+import pytest
 
 from apps.gateway.models import GatewayKey
 from apps.history.models import Run
@@ -86,6 +87,19 @@ def test_a_field_the_model_does_not_accept_is_dropped_and_noted(sdk, fake_model,
     assert run.notices == [
         {"field": "user", "message": "echo-1 does not accept user; it was not sent"}
     ]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_caller_is_told_which_fields_were_not_sent(sdk, fake_model, upstream, stream):
+    fake_model.accepted_fields = ["max_tokens"]
+    fake_model.save()
+    raw = sdk.completions.with_raw_response.create(
+        model="Echo", prompt="a", user="u-1", seed=7, max_tokens=3, stream=stream)
+    assert set(raw.headers["X-Playground-Dropped-Fields"].split(", ")) == {"user", "seed"}
+    assert "seed" not in upstream.last.json
+    kept = sdk.completions.with_raw_response.create(model="Echo", prompt="a", max_tokens=3,
+                                                    stream=stream)
+    assert "X-Playground-Dropped-Fields" not in kept.headers
 
 
 def test_the_model_can_be_named_by_its_upstream_id(sdk, fake_model):
