@@ -280,7 +280,7 @@ class LiveRun(Broadcast):
         self.assembly.add(event)
         await self.publish(event)
         if self.watchers:
-            await hub.send_events(self)
+            hub.send_events(self)
         self._schedule_checkpoint()
 
     # -- checkpoints --------------------------------------------------------
@@ -360,7 +360,7 @@ class LiveRun(Broadcast):
             ended = Ended(status)
             await self.publish(ended)
             if self.watchers:
-                await hub.send_events(self)
+                hub.send_events(self)
             hub.disown(self)
 
 

@@ -15,17 +15,19 @@ reads it.
 - `runs.stop` to the group stops the run from anywhere.
 
 Events carry their sequence numbers: the mirror puts them in order and
-drops repeats, whatever order the backlog and the live events arrive in.
-The owner keeps, per watcher, how far it has sent (a Link): a send Redis
-refuses for a moment (a dropped connection, a full server) is sent again,
-with everything after it, until it goes through; a watcher is dropped only
-when its channel is full (it stopped reading) or after ~16 s of failed
-tries (RETRY_DELAYS).
+drops repeats. The owner keeps, per watcher, how far it has sent (a Link)
+and one task that sends the rest (its pump), so the run itself never waits
+on Redis. A send Redis refuses (a dropped connection, a full or restarting
+server) is tried again, with everything after it; a watcher is dropped only
+when its channel is full (it stopped reading) or after RETRY_DELAYS of
+failed tries. A mirror that sees a gap (a message lost after Redis took it)
+asks again from what it has.
 With the in-memory layer there is one process and the hub is never used.
 """
 
 import asyncio
 import logging
+import uuid
 import weakref
 
 from channels.exceptions import ChannelFull
@@ -76,12 +78,21 @@ def current():
 class Mirror(Broadcast):
     """Another process's run, as seen from this one."""
 
-    def __init__(self, hub, run_uuid):
+    def __init__(self, hub, run_uuid, user_id):
         super().__init__()
         self.hub = hub
         self.uuid = run_uuid
+        self.user_id = user_id
+        # Named in its (un)subscribes: the owner ignores an unsubscribe of an
+        # earlier mirror of this process that arrives after this one's subscribe.
+        self.ref = uuid.uuid4().hex
         self.answered = asyncio.Event()
         self.pending = {}
+        self._asked_after = None  # the gap it asked the owner to fill
+
+    def subscribe_message(self, after=0):
+        return {"type": "runs.subscribe", "user": self.user_id, "mirror": self.ref,
+                "after": after}
 
     async def take(self, first, events):
         self.answered.set()
@@ -93,6 +104,12 @@ class Mirror(Broadcast):
             await self.publish(event)
             if isinstance(event, Ended):
                 self.hub.mirrors.pop(self.uuid, None)
+        # The owner sends in order, from the first event this mirror has not
+        # had: a gap means a message was lost on the way (Redis restarted,
+        # say). Ask for everything after what it has, once per gap.
+        if self.pending and self._asked_after != len(self.log):
+            self._asked_after = len(self.log)
+            self.hub.spawn(self.hub.tell_owner(self.uuid, self.subscribe_message(len(self.log))))
 
     def detach(self, subscriber):
         super().detach(subscriber)
@@ -101,21 +118,24 @@ class Mirror(Broadcast):
             channel = self.hub.channel
             self.hub.spawn(self.hub.layer.group_send(
                 control_group(self.uuid),
-                {"type": "runs.unsubscribe", "run": self.uuid, "reply_to": channel},
+                {"type": "runs.unsubscribe", "run": self.uuid, "reply_to": channel,
+                 "mirror": self.ref},
             ))
 
 
 class Link:
-    """What one watcher (another process's hub channel) has had of one run."""
+    """What one watcher (a mirror in another process) has had of one run."""
 
-    def __init__(self):
-        # Held while a send is under way: each send carries every event from
-        # the first the watcher has not had to the newest, so one that went
-        # through means it has them all.
-        self.lock = asyncio.Lock()
+    def __init__(self, mirror):
+        self.mirror = mirror  # the mirror's ref
         self.sent = 0  # the watcher has had seqs 1..sent
-        self.failing = False  # the last send failed: a retry is due
-        self.retry = None
+        self.answer = True  # it waits for a reply, even one with no events
+        self.epoch = 0  # bumped by each (re)subscribe: a send begun before it does not count
+        self.pump = None  # the task sending the rest, while there is any
+        self.backing_off = False
+
+    def restart(self, after):
+        self.sent, self.answer, self.epoch = after, True, self.epoch + 1
 
 
 class Hub:
@@ -190,7 +210,13 @@ class Hub:
         cancelled listener waits for ever: the end of an event loop that
         cancels and awaits every task (each async test's, asyncio.run's)
         hung that way, now and then, in CI."""
-        # Joins and leaves under way first: a join may still open the listener.
+        # A pump waiting to try Redis again would hold the close up for its
+        # whole schedule: it stops (its watcher hears no more of the run,
+        # which ends here anyway, stored as interrupted).
+        for link in self.links.values():
+            if link.backing_off and link.pump is not None:
+                link.pump.cancel()
+        # Joins, leaves and sends under way first: a join may still open the listener.
         while pending := [task for task in self._tasks if task is not self.listener]:
             await asyncio.wait(pending, timeout=CLOSE_SECONDS)
             if not all(task.done() for task in pending):
@@ -199,6 +225,7 @@ class Hub:
             # Redis too slow to drain the queue in time: its next join would
             # open a listener after this one is gone, which nothing ends.
             self._membership.cancel()
+        self.links.clear()
         # Under the opening lock, the channel forgotten first: a join from
         # now on opens a listener of its own instead of joining this one.
         async with self._opening:
@@ -220,8 +247,8 @@ class Hub:
         answers for it within `timeout` (its process is gone)."""
         mirror = self.mirrors.get(run_uuid)
         if mirror is None:
-            mirror = self.mirrors[run_uuid] = Mirror(self, run_uuid)
-            await self.tell_owner(run_uuid, {"type": "runs.subscribe", "user": user.pk})
+            mirror = self.mirrors[run_uuid] = Mirror(self, run_uuid, user.pk)
+            await self.tell_owner(run_uuid, mirror.subscribe_message())
         await mirror.attach(subscriber, after)
         try:
             await asyncio.wait_for(mirror.answered.wait(), timeout)
@@ -275,29 +302,34 @@ class Hub:
                 return
             channel = message["reply_to"]
             live.watch_from(channel)
-            # From the first event: a watcher asks when its mirror is new
-            # (or made anew), whatever an earlier one of its had.
-            link = self.links.setdefault((live.uuid, channel), Link())
-            async with link.lock:
-                link.sent = 0
-            await self.send(live, channel, answer=True)
+            key = (live.uuid, channel)
+            link = self.links.get(key)
+            if link is None or link.mirror != message.get("mirror"):
+                link = self.links[key] = Link(message.get("mirror"))  # a new mirror
+            link.restart(min(message.get("after", 0), len(live.log)))
+            self.wake(live, channel)
         elif kind == "runs.unsubscribe":
-            self._forget(live, message["reply_to"])
+            link = self.links.get((live.uuid, message["reply_to"]))
+            if link is None or message.get("mirror") in (None, link.mirror):
+                self._forget(live, message["reply_to"], link)
         elif kind == "runs.stop":
             if live.run.owner_id == message.get("user"):
                 live.stop(message["status"])
 
-    async def send(self, live, channel, answer=False):
-        """Send a watcher every event of the run it has not had (with
-        `answer`, even none: the subscriber waits for a reply)."""
+    def wake(self, live, channel):
+        """The watcher has events to get: make sure its pump runs."""
+        link = self.links.get((live.uuid, channel))
+        if link is not None and (link.pump is None or link.pump.done()):
+            link.pump = self.spawn(self._pump(live, channel, link))
+
+    async def _pump(self, live, channel, link):
+        """Send the watcher, in order, what it has not had, until it has it
+        all. Each send carries every event from the first it lacks to the
+        newest, so one that goes through leaves nothing behind."""
         key = (live.uuid, channel)
-        link = self.links.get(key)
-        if link is None:
-            return  # dropped meanwhile
-        async with link.lock:
-            first, last = link.sent + 1, len(live.log)
-            if first > last and not answer:
-                return
+        failures = 0
+        while self.links.get(key) is link and (link.answer or link.sent < len(live.log)):
+            first, last, epoch = link.sent + 1, len(live.log), link.epoch
             try:
                 await self.layer.send(
                     channel,
@@ -307,36 +339,35 @@ class Hub:
             except ChannelFull:  # that watcher is not reading
                 log.warning("run hub: a watcher of run %s is gone (its channel is full)",
                             live.uuid)
-                self._forget(live, channel)
+                self._forget(live, channel, link)
                 return
             except Exception as exc:  # Redis away for a moment: try again
+                if failures == len(RETRY_DELAYS):
+                    log.warning("run hub: a watcher of run %s is unreachable (%s); dropping it",
+                                live.uuid, exc)
+                    self._forget(live, channel, link)
+                    return
                 log.warning("run hub: sending run %s's events to a watcher failed (%s); "
                             "will retry", live.uuid, exc)
-                link.failing = True
-                if link.retry is None:
-                    link.retry = self.spawn(self._retry(live, channel, link))
-                return
-            link.sent, link.failing = last, False
-            if live.log and isinstance(live.log[-1], Ended) and last == len(live.log):
-                self.links.pop(key, None)  # it has had the run's end
+                link.backing_off = True
+                try:
+                    await asyncio.sleep(RETRY_DELAYS[failures])
+                finally:
+                    link.backing_off = False
+                failures += 1
+                continue
+            failures = 0
+            if link.epoch == epoch:  # not asked again from elsewhere meanwhile
+                link.sent, link.answer = last, False
+        if (self.links.get(key) is link and live.log and isinstance(live.log[-1], Ended)
+                and link.sent == len(live.log)):
+            del self.links[key]  # it has had the run's end
 
-    async def _retry(self, live, channel, link):
-        try:
-            for delay in RETRY_DELAYS:
-                await asyncio.sleep(delay)
-                if self.links.get((live.uuid, channel)) is not link or not link.failing:
-                    return  # unwatched, or a later send went through
-                await self.send(live, channel, answer=True)
-            if link.failing and self.links.get((live.uuid, channel)) is link:
-                log.warning("run hub: a watcher of run %s is unreachable; dropping it",
-                            live.uuid)
-                self._forget(live, channel)
-        finally:
-            link.retry = None
-
-    def _forget(self, live, channel):
-        self.links.pop((live.uuid, channel), None)
-        live.unwatch_from(channel)
+    def _forget(self, live, channel, link=None):
+        key = (live.uuid, channel)
+        if link is None or self.links.get(key) is link:
+            self.links.pop(key, None)
+            live.unwatch_from(channel)
 
 
 # -- what the engine calls ----------------------------------------------------
@@ -365,11 +396,12 @@ def disown(live):
         hub.changed(live.uuid)
 
 
-async def send_events(live):
-    """Send each watcher in other processes the events it has not had."""
+def send_events(live):
+    """Each watcher in another process gets the events it has not had (sent
+    by its pump: the run does not wait for Redis)."""
     hub = current()
     for channel in tuple(live.watchers):
-        await hub.send(live, channel)
+        hub.wake(live, channel)
 
 
 async def watch(run_uuid, user, subscriber, after, timeout=ANSWER_TIMEOUT):

@@ -2,6 +2,7 @@
 one process: subscribers, stop, grace, checkpoints, leases, replays."""
 
 import asyncio
+import contextlib
 import threading
 import time
 from datetime import timedelta
@@ -360,44 +361,109 @@ async def test_many_runs_at_once_can_each_be_stopped_from_another_process(
             await asyncio.sleep(0.01)
 
 
-@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
-async def test_a_watcher_elsewhere_gets_every_event_though_redis_refused_some(
-    owner, fake_model, upstream, caplog
-):
-    # Redis refusing writes for a moment (here: full, as `maxmemory` makes
-    # it) while the run streams: the events it refused reach the page in
-    # another process once Redis takes writes again, in order, none lost;
-    # the run's end too.
-    import redis
+@pytest.fixture
+async def elsewhere():
+    """Another process's hub: a channel layer of its own on the same Redis."""
     from channels.layers import channel_layers
+
+    other = hub.Hub(channel_layers.make_backend(hub.LAYER))
+    yield other
+    await other.close()
+
+
+@contextlib.contextmanager
+def redis_refusing_writes():
+    """Redis refuses every write while inside (full, as `maxmemory` makes it:
+    OOM errors), and takes them again after."""
+    import redis
     from django.conf import settings
 
-    chunks = [f"{i}," for i in range(30)]
-    upstream.behave(chunks=chunks, interval=0.05)
-    live = await start(owner, fake_model, Watcher(), max_tokens=100)  # the owner's own page
-    elsewhere = hub.Hub(channel_layers.make_backend(hub.LAYER))  # another process's hub
-    watcher = Watcher()
     server = redis.Redis.from_url(settings.REDIS_URL)
     limit = server.config_get("maxmemory")["maxmemory"]
     try:
-        assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
-        await watcher.until(deltas=3)
-        try:
-            server.config_set("maxmemory", 1)  # every write refused: OOM
-            await asyncio.sleep(0.4)  # ~8 chunks
-        finally:
-            server.config_set("maxmemory", limit)
-        await watcher.until_end(timeout=20)
+        server.config_set("maxmemory", 1)
+        yield
     finally:
-        await elsewhere.close()
+        server.config_set("maxmemory", limit)
         server.close()
 
-    refused = [r for r in caplog.records if r.name == "apps.runs.hub" and "will retry" in r.message]
-    assert refused, "Redis refused nothing: the test did not test"
+
+def retried(caplog):
+    return [r for r in caplog.records if r.name == "apps.runs.hub" and "will retry" in r.message]
+
+
+@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
+async def test_a_watcher_elsewhere_gets_every_event_though_redis_refused_some(
+    owner, fake_model, upstream, elsewhere, caplog
+):
+    # Redis refusing writes for a moment while the run streams: the events
+    # it refused reach the page in another process once Redis takes writes
+    # again, in order, none lost; the run's end too.
+    chunks = [f"{i}," for i in range(30)]
+    upstream.behave(chunks=chunks, interval=0.05)
+    live = await start(owner, fake_model, Watcher(), max_tokens=100)  # the owner's own page
+    watcher = Watcher()
+    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+    await watcher.until(deltas=3)
+    with redis_refusing_writes():
+        await asyncio.sleep(0.4)  # ~8 chunks
+    await watcher.until_end(timeout=20)
+
+    assert retried(caplog), "Redis refused nothing: the test did not test"
     assert watcher.text == "".join(chunks)
     assert watcher.seqs == list(range(1, len(watcher.events) + 1))
     assert watcher.status == Run.COMPLETED
     assert hub.current().links == {}  # it has had the end: nothing kept for it
+
+
+@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
+async def test_a_watcher_elsewhere_gets_the_end_redis_refused_when_nothing_follows(
+    owner, fake_model, upstream, elsewhere, caplog
+):
+    # The run ends while Redis refuses writes: no later event would carry its
+    # end, so the owner tries again by itself until Redis takes it.
+    upstream.behave(chunks=["a", "b", "c", "d"], interval=0.1)
+    live = await start(owner, fake_model, Watcher())
+    watcher = Watcher()
+    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+    await watcher.until(deltas=1)
+    with redis_refusing_writes():
+        await asyncio.wait_for(asyncio.shield(live.over), 5)  # it ended meanwhile
+        assert not watcher.ended.is_set()
+    await watcher.until_end(timeout=20)
+
+    assert retried(caplog)
+    assert watcher.text == "abcd" and watcher.status == Run.COMPLETED
+
+
+@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
+async def test_a_watcher_that_misses_events_asks_again_and_gets_them(
+    owner, fake_model, upstream, elsewhere
+):
+    # An event that never arrived (Redis took it, then lost it: a restart
+    # without persistence) leaves a gap: the mirror asks the owner again
+    # from what it has, and its page gets the rest in order, none twice.
+    chunks = [f"{i}," for i in range(20)]
+    upstream.behave(chunks=chunks, interval=0.05)
+    live = await start(owner, fake_model, Watcher(), max_tokens=100)
+    watcher = Watcher()
+    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+    await watcher.until(deltas=3)
+    mirror = elsewhere.mirrors[live.uuid]
+    take, lost = mirror.take, []
+
+    async def losing_one(first, events):  # the way from Redis loses one message
+        if not lost and events:
+            lost.append(first)
+            return
+        await take(first, events)
+
+    mirror.take = losing_one
+    await watcher.until_end(timeout=10)
+
+    assert lost and mirror._asked_after is not None  # it noticed, and asked again
+    assert watcher.text == "".join(chunks)
+    assert watcher.seqs == list(range(1, len(watcher.events) + 1))
 
 
 @pytest.fixture
