@@ -21,11 +21,13 @@ Statuses (the openai SDK raises the class in brackets):
   protocol, or refused the provider's own key (the client cannot fix that).
 - 504 [InternalServerError]: the upstream timed out.
 - A run stopped before its end, so its output is not the whole answer:
-  503 run_interrupted [InternalServerError] when the server shut down (the
-  SDK tries again, and the call lands on a process that is up); 410
-  run_cancelled [APIStatusError] when its owner stopped it in Playground (not
-  retried: someone meant it to stop). Streamed, the same error is the last
-  frame instead of [DONE] (sse.py).
+  410 run_cancelled [APIStatusError] when its owner stopped it in Playground
+  (not retried: someone meant it to stop); 503 run_interrupted
+  [InternalServerError, retried] when the engine interrupted it while its
+  caller still waited (engine.close() under a server that lets calls answer
+  first; daphne cancels the calls in flight before, so their callers see
+  the connection close). Streamed, the same error is the last frame instead
+  of [DONE] (sse.py).
 """
 
 import math
@@ -128,16 +130,16 @@ def stopped(status):
     if status == Run.INTERRUPTED:
         return ApiError(
             503,
-            "The server shut down before this run finished; try again. What arrived "
-            "is kept in the run's history.",
+            "The server shut down before this run finished; try again. The run is "
+            "kept in the history as interrupted.",
             code="run_interrupted",
         )
     if status != Run.CANCELLED:
         return None
     return ApiError(
         410,
-        "This run was stopped in Playground before it finished. What arrived is "
-        "kept in the run's history.",
+        "This run was stopped in Playground before it finished. The run is kept "
+        "in the history as cancelled.",
         code="run_cancelled",
     )
 

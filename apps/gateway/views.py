@@ -10,15 +10,17 @@ A call, start to end (`answer()`):
 3. The run engine (apps/runs) makes the Run and drives it; this view watches
    its events, as the playground's websocket does.
 4. Not streamed: the events are read to the end; the Assembly's response is
-   the answer. Streamed: events are read up to the first token, so a failure
-   before any output still gets its HTTP status (429, 502, 504); then the
-   rest streams as SSE (sse.py).
+   the answer (a run stopped before its end is an error: errors.stopped).
+   Streamed: events are read up to the first token, so a failure before any
+   output still gets its HTTP status (429, 502, 504); then the rest streams
+   as SSE (sse.py).
 
 The views are async: daphne serves them on its event loop, and a client that
 disconnects cancels the view's task, which closes the upstream request.
 """
 
 import json
+import re
 from contextlib import aclosing
 from functools import wraps
 
@@ -185,12 +187,20 @@ async def answer(request, key, endpoint):
 # sent (the Run's notices): a caller's seed or logit_bias that silently did
 # nothing would be a surprise found only in Playground's history.
 DROPPED_HEADER = "X-Playground-Dropped-Fields"
+# Under a provider's "drop unknown fields" policy a name is the caller's own
+# key: only plain names go in the header (no CR/LF, comma or control
+# character), and only so many, so that it stays one short, valid header.
+HEADER_FIELD = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+HEADER_FIELDS_MAX = 20
 
 
 def _noted(response, assembly):
-    dropped = dict.fromkeys(n["field"] for n in assembly.notices if n.get("field"))
+    dropped = list(dict.fromkeys(n["field"] for n in assembly.notices if n.get("field")))
     if dropped:
-        response[DROPPED_HEADER] = ", ".join(dropped)
+        named = [f for f in dropped if HEADER_FIELD.fullmatch(f)][:HEADER_FIELDS_MAX]
+        if len(named) < len(dropped):
+            named.append("...")  # more, or names not fit for a header: the history has them
+        response[DROPPED_HEADER] = ", ".join(named)
     return response
 
 

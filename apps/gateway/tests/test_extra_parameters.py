@@ -172,3 +172,21 @@ def test_it_refuses_an_extra_in_openais_error_shape(app_url, secret, fake_model,
     assert response.status_code == 400
     error = check("error", response.json())["error"]
     assert error["param"] == "top_k" and error["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_dropped_extras_are_named_in_a_header_only_when_fit_for_one(
+    app_url, secret, fake_model, upstream, stream
+):
+    # Under "drop", a name is the caller's own JSON key: one with a line
+    # break (or a comma, or a control character) must not break the answer.
+    set_policy(fake_model, "drop")
+    body = {"model": "Echo", "messages": HELLO, "stream": stream, "top_k": 5,
+            "bad\r\nX-Injected: 1": 1, "a,b": 2}
+    with httpx.stream("POST", f"{app_url}/v1/chat/completions", json=body, timeout=10,
+                      headers={"Authorization": f"Bearer {secret}"}) as response:
+        response.read()
+    assert response.status_code == 200
+    assert "X-Injected" not in response.headers
+    assert response.headers["X-Playground-Dropped-Fields"] == "top_k, ..."
+    assert {n["field"] for n in only_run().notices} == {"top_k", "bad\r\nX-Injected: 1", "a,b"}

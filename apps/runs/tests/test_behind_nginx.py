@@ -72,9 +72,10 @@ def test_a_reload_behind_the_balancer_follows_the_run_on_the_other_process(
         run_uuid = json.loads(ws.recv(timeout=10))["run"]
         while json.loads(ws.recv(timeout=10))["type"] != "delta":
             pass
-    # Neither process has a request in flight (the first socket is closed),
-    # and least_conn takes ties in turn: each reload opens its socket on the
-    # next process, so two cover both, the one driving the run and the other.
+    # least_conn: the first reload goes to the other process (the first one
+    # may still count the socket just closed; a tie goes in turn), which
+    # follows the run live from its owner; the second comes once the run is
+    # over and replays it from the database.
     for _ in range(2):
         with page_socket(nginx, owner) as ws:
             ws.send(json.dumps({"type": "subscribe", "run": run_uuid, "after": 0}))
