@@ -418,6 +418,12 @@ def _per_loop(cls):
 checkpoint_writer = _per_loop(CheckpointWriter)
 
 
+# How many writes may wait for the database before plain calls wait for
+# their own (start_until_over): a bound on the runs kept in memory, and on
+# how late a Run reaches the history.
+WRITES_AHEAD = 64
+
+
 class Writer:
     """This process's other run writes (each Run's first and final save): one
     database call at a time, carrying every write asked for while the
@@ -433,6 +439,9 @@ class Writer:
         self.held = {}  # future -> (the timer that makes it due, fn, args)
         self.writing = False
         self.closing = False  # the loop is ending: nothing is held any more
+
+    def behind(self):
+        return len(self.pending) >= WRITES_AHEAD
 
     def add(self, fn, *args):
         future = asyncio.get_running_loop().create_future()
@@ -777,6 +786,14 @@ async def start_until_over(spec):
     except asyncio.CancelledError:
         live.detach(subscriber)
         raise
+    if writer().behind():
+        # The database is slower than the calls come (one process at full
+        # speed shares its one interpreter between the calls and the
+        # writes): answered ahead of their saves, the calls would outrun
+        # their records without bound, every finished run waiting in memory
+        # (and in the collector's way) for minutes. So, past WRITES_AHEAD
+        # waiting writes, a call is answered once its Run is stored.
+        await asyncio.shield(live.finished)
     return live
 
 

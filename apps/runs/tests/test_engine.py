@@ -544,6 +544,29 @@ async def test_a_caller_has_the_outcome_before_the_save_and_a_clean_stop_stores_
     assert run.status == Run.COMPLETED and run.output_text == "answered first"
 
 
+async def test_a_caller_waits_for_the_save_when_the_writes_fall_behind(
+    owner, fake_model, upstream, monkeypatch
+):
+    # Answered ahead of its save only while few writes wait: past
+    # WRITES_AHEAD a caller is answered once its Run is stored, so calls
+    # that come faster than the database writes cannot pile up unsaved.
+    monkeypatch.setattr(engine, "WRITES_AHEAD", 3)
+    upstream.behave(text="stored first")
+    gate = threading.Event()
+    busy = engine.writer().add(gate.wait, 10)  # the database is busy
+    waiting = [engine.writer().add(time.sleep, 0) for _ in range(3)]  # writes behind it
+    spec = await database_sync_to_async(specs.from_page)(
+        owner, page_message(fake_model, stream=False))
+    caller = asyncio.ensure_future(engine.start_until_over(spec))
+    await asyncio.sleep(0.5)
+    assert not caller.done()  # its outcome is known, its save is not done
+    gate.set()
+    live = await asyncio.wait_for(caller, 5)
+    run = await database_sync_to_async(Run.objects.filter(uuid=live.uuid).first)()
+    assert run is not None and run.output_text == "stored first"  # stored when answered
+    await asyncio.gather(busy, *waiting)
+
+
 async def test_a_watcher_that_comes_and_goes_does_not_end_a_call_awaited_for_its_outcome(
     owner, fake_model, upstream
 ):
