@@ -143,7 +143,7 @@ async def wrk_calls(url, headers, body, level, seconds):
         raise RuntimeError(f"wrk failed:\n{out}")
 
     def latency(p):
-        found = re.search(rf"^\s+{p}%\s+([\d.]+)(\w+)$", out, re.M)
+        found = re.search(rf"^\s+{p}%\s+([\d.]+)([a-z]+)\s*$", out, re.M)
         if found is None:
             raise RuntimeError(f"wrk printed no {p}% latency:\n{out}")
         value, unit = found.groups()
