@@ -46,6 +46,11 @@ CLOSE_SECONDS = 5.0
 # When a send to a watcher failed, the waits before each new try (~16 s in
 # all: a Redis restart or failover); after the last, the watcher is dropped.
 RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+# How often the runs this process drives join their control groups again:
+# Redis restarted without its data (it keeps nothing on disk here) has
+# forgotten them, and a run nobody else can reach cannot be stopped or
+# watched from another process.
+REJOIN_SECONDS = 5.0
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]"
 _hubs = weakref.WeakKeyDictionary()
@@ -153,6 +158,9 @@ class Hub:
         # set), and the one task that brings it in line: see changed().
         self._changes = {}
         self._membership = None
+        self._rejoining = None  # the task that joins the groups again, while any are joined
+        self._rejoin_waiting = False
+        self._closing = False
 
     def spawn(self, coroutine):
         # Fire and forget, but keep a reference (asyncio only keeps weak ones).
@@ -185,12 +193,35 @@ class Hub:
                     channel = await self.open()
                     await self.layer.group_add(control_group(run_uuid), channel)
                     self.joined[run_uuid] = channel
+                    if self._rejoining is None or self._rejoining.done():
+                        self._rejoining = self.spawn(self._rejoin())
                 elif joined and not wanted:
                     channel = self.joined.pop(run_uuid)
                     await self.layer.group_discard(control_group(run_uuid), channel)
             except Exception as exc:  # Redis away: the run is not reachable from elsewhere
                 log.warning("run hub: joining or leaving run %s's group failed (%s)",
                             run_uuid, exc)
+
+    async def _rejoin(self):
+        """Every REJOIN_SECONDS, while runs are joined, join their groups
+        again (group_add of a member it has is a no-op for Redis)."""
+        while self.joined and not self._closing:
+            self._rejoin_waiting = True
+            try:
+                await asyncio.sleep(REJOIN_SECONDS)
+            finally:
+                self._rejoin_waiting = False
+            if self._closing:
+                return
+            for run_uuid, channel in list(self.joined.items()):
+                if run_uuid not in self.owned or self.joined.get(run_uuid) != channel:
+                    continue  # leaving it, or left
+                try:
+                    await self.layer.group_add(control_group(run_uuid), channel)
+                except Exception as exc:  # Redis away: the next round tries again
+                    log.warning("run hub: joining run %s's group again failed (%s)",
+                                run_uuid, exc)
+                    break
 
     async def open(self):
         async with self._opening:
@@ -216,6 +247,9 @@ class Hub:
         for link in self.links.values():
             if link.backing_off and link.pump is not None:
                 link.pump.cancel()
+        self._closing = True  # the rejoining ends: at once if asleep, else after its round
+        if self._rejoin_waiting:
+            self._rejoining.cancel()
         # Joins, leaves and sends under way first: a join may still open the listener.
         while pending := [task for task in self._tasks if task is not self.listener]:
             await asyncio.wait(pending, timeout=CLOSE_SECONDS)
@@ -226,6 +260,7 @@ class Hub:
             # open a listener after this one is gone, which nothing ends.
             self._membership.cancel()
         self.links.clear()
+        self._closing = False
         # Under the opening lock, the channel forgotten first: a join from
         # now on opens a listener of its own instead of joining this one.
         async with self._opening:

@@ -312,7 +312,7 @@ async def test_closing_a_loop_keeps_its_runs_as_interrupted_and_ends_its_hub(
     listener = None
     if hub.shared():
         async with asyncio.timeout(10):  # the run has joined its control group
-            while hub.current()._tasks - {hub.current().listener}:
+            while live.uuid not in hub.current().joined:
                 await asyncio.sleep(0.01)
         listener = hub.current().listener
         assert listener is not None and not listener.done()
@@ -467,6 +467,38 @@ async def test_a_watcher_that_misses_events_asks_again_and_gets_them(
     assert lost and mirror._asked_after is not None  # it noticed, and asked again
     assert watcher.text == "".join(chunks)
     assert watcher.seqs == list(range(1, len(watcher.events) + 1))
+
+
+@pytest.mark.skipif(not hub.shared(), reason="one process: nothing joins a group")
+async def test_a_run_can_be_stopped_from_elsewhere_after_redis_forgot_its_group(
+    owner, fake_model, upstream, elsewhere, monkeypatch
+):
+    # Redis restarted without its data (FLUSHDB: this Redis keeps nothing on
+    # disk): the run's control group is gone. The owner joins it again, so a
+    # stop sent there from another process still reaches the run.
+    import redis
+    from django.conf import settings
+
+    monkeypatch.setattr(hub, "REJOIN_SECONDS", 0.3)
+    upstream.behave(chunks=["x"] * 40, interval=0.1)  # ~4 s unless stopped
+    watcher = Watcher()
+    live = await start(owner, fake_model, watcher, max_tokens=100)
+    async with asyncio.timeout(5):
+        while live.uuid not in hub.current().joined:
+            await asyncio.sleep(0.01)
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        server.flushdb()
+    finally:
+        server.close()
+    async with asyncio.timeout(3):
+        while not watcher.ended.is_set():
+            await elsewhere.layer.group_send(
+                hub.control_group(live.uuid),
+                {"type": "runs.stop", "run": live.uuid, "user": owner.pk,
+                 "status": Run.CANCELLED})
+            await asyncio.sleep(0.1)
+    assert watcher.status == Run.CANCELLED
 
 
 @pytest.fixture
