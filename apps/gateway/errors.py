@@ -127,6 +127,13 @@ def from_upstream(error):
 def stopped(status):
     """The error for a run that ended as `status` (a Run's), or None if it ran
     to its end (completed; a failed run has its upstream's error)."""
+    if status == Run.CANCELLED:
+        return ApiError(
+            410,
+            "This run was stopped in Playground before it finished. The run is kept "
+            "in the history as cancelled.",
+            code="run_cancelled",
+        )
     if status == Run.INTERRUPTED:
         return ApiError(
             503,
@@ -134,14 +141,7 @@ def stopped(status):
             "kept in the history as interrupted.",
             code="run_interrupted",
         )
-    if status != Run.CANCELLED:
-        return None
-    return ApiError(
-        410,
-        "This run was stopped in Playground before it finished. The run is kept "
-        "in the history as cancelled.",
-        code="run_cancelled",
-    )
+    return None
 
 
 def unknown_path(path):

@@ -159,8 +159,6 @@ class Hub:
         self._changes = {}
         self._membership = None
         self._rejoining = None  # the task that joins the groups again, while any are joined
-        self._rejoin_waiting = False
-        self._closing = False
 
     def spawn(self, coroutine):
         # Fire and forget, but keep a reference (asyncio only keeps weak ones).
@@ -205,14 +203,8 @@ class Hub:
     async def _rejoin(self):
         """Every REJOIN_SECONDS, while runs are joined, join their groups
         again (group_add of a member it has is a no-op for Redis)."""
-        while self.joined and not self._closing:
-            self._rejoin_waiting = True
-            try:
-                await asyncio.sleep(REJOIN_SECONDS)
-            finally:
-                self._rejoin_waiting = False
-            if self._closing:
-                return
+        while self.joined:
+            await asyncio.sleep(REJOIN_SECONDS)
             for run_uuid, channel in list(self.joined.items()):
                 if run_uuid not in self.owned or self.joined.get(run_uuid) != channel:
                     continue  # leaving it, or left
@@ -247,8 +239,10 @@ class Hub:
         for link in self.links.values():
             if link.backing_off and link.pump is not None:
                 link.pump.cancel()
-        self._closing = True  # the rejoining ends: at once if asleep, else after its round
-        if self._rejoin_waiting:
+        # Nor may the rejoining (asleep most of the time; cancelling a
+        # group_add under way is safe: redis-py drops that connection, and
+        # the groups go with this process anyway).
+        if self._rejoining is not None:
             self._rejoining.cancel()
         # Joins, leaves and sends under way first: a join may still open the listener.
         while pending := [task for task in self._tasks if task is not self.listener]:
@@ -260,7 +254,6 @@ class Hub:
             # open a listener after this one is gone, which nothing ends.
             self._membership.cancel()
         self.links.clear()
-        self._closing = False
         # Under the opening lock, the channel forgotten first: a join from
         # now on opens a listener of its own instead of joining this one.
         async with self._opening:
