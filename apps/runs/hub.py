@@ -21,7 +21,11 @@ on Redis. A send Redis refuses (a dropped connection, a full or restarting
 server) is tried again, with everything after it; a watcher is dropped only
 when its channel is full (it stopped reading) or after RETRY_DELAYS of
 failed tries. A mirror that sees a gap (a message lost after Redis took it)
-asks again from what it has.
+asks again from what it has. A mirror that hears nothing for a third of a
+lease asks again too: a dropped watcher is taken back and gets what it
+missed, and an owner that no longer answers (its process died, or the run
+ended and its end was lost) leaves the run to the database, which says how
+it ended, or that it was interrupted once its lease ran out.
 With the in-memory layer there is one process and the hub is never used.
 """
 
@@ -32,6 +36,7 @@ import weakref
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 
 from .broadcast import Broadcast
 from .protocol import Ended, decode, encode
@@ -51,6 +56,13 @@ RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 # forgotten them, and a run nobody else can reach cannot be stopped or
 # watched from another process.
 REJOIN_SECONDS = 5.0
+
+
+def quiet_seconds():
+    """How long a mirror hears nothing of its run before it asks the owner
+    again: as often as the owner renews its lease (keeper.py), so a dead
+    owner is noticed about as soon as its lease runs out."""
+    return settings.RUN_LEASE_SECONDS / 3
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]"
 _hubs = weakref.WeakKeyDictionary()
@@ -91,9 +103,12 @@ class Mirror(Broadcast):
         # Named in its (un)subscribes: the owner ignores an unsubscribe of an
         # earlier mirror of this process that arrives after this one's subscribe.
         self.ref = uuid.uuid4().hex
-        self.answered = asyncio.Event()
+        self.answered = asyncio.Event()  # the owner's first answer came
+        self.replied = asyncio.Event()  # and its answer to the keeper's last ask
+        self.heard = asyncio.get_running_loop().time()  # when the owner last sent anything
         self.pending = {}
         self._asked_after = None  # the gap it asked the owner to fill
+        self.keeper = None  # the task that asks again when the owner is quiet
 
     def subscribe_message(self, after=0):
         return {"type": "runs.subscribe", "user": self.user_id, "mirror": self.ref,
@@ -101,6 +116,8 @@ class Mirror(Broadcast):
 
     async def take(self, first, events):
         self.answered.set()
+        self.replied.set()
+        self.heard = asyncio.get_running_loop().time()
         for seq, data in enumerate(events, first):
             if seq > len(self.log):
                 self.pending[seq] = decode(data)
@@ -108,7 +125,7 @@ class Mirror(Broadcast):
             event = self.pending.pop(seq)
             await self.publish(event)
             if isinstance(event, Ended):
-                self.hub.mirrors.pop(self.uuid, None)
+                self.forget()
         # The owner sends in order, from the first event this mirror has not
         # had: a gap means a message was lost on the way (Redis restarted,
         # say). Ask for everything after what it has, once per gap.
@@ -116,10 +133,22 @@ class Mirror(Broadcast):
             self._asked_after = len(self.log)
             self.hub.spawn(self.hub.tell_owner(self.uuid, self.subscribe_message(len(self.log))))
 
+    def forget(self):
+        if self.hub.mirrors.get(self.uuid) is self:
+            del self.hub.mirrors[self.uuid]
+        if self.keeper is not None and self.keeper is not asyncio.current_task():
+            self.keeper.cancel()
+
+    async def end(self, status):
+        """The run ended without its owner saying so (the database says how)."""
+        if self.hub.mirrors.get(self.uuid) is self:
+            await self.publish(Ended(status))
+            self.forget()
+
     def detach(self, subscriber):
         super().detach(subscriber)
         if not self.subscribers and self.hub.mirrors.get(self.uuid) is self:
-            del self.hub.mirrors[self.uuid]
+            self.forget()
             channel = self.hub.channel
             self.hub.spawn(self.hub.layer.group_send(
                 control_group(self.uuid),
@@ -241,9 +270,11 @@ class Hub:
                 link.pump.cancel()
         # Nor may the rejoining (asleep most of the time; cancelling a
         # group_add under way is safe: redis-py drops that connection, and
-        # the groups go with this process anyway).
+        # the groups go with this process anyway), nor the mirrors' keepers.
         if self._rejoining is not None:
             self._rejoining.cancel()
+        for mirror in list(self.mirrors.values()):
+            mirror.forget()
         # Joins, leaves and sends under way first: a join may still open the listener.
         while pending := [task for task in self._tasks if task is not self.listener]:
             await asyncio.wait(pending, timeout=CLOSE_SECONDS)
@@ -283,7 +314,45 @@ class Hub:
         except TimeoutError:
             mirror.detach(subscriber)
             return False
+        if mirror.keeper is None and self.mirrors.get(run_uuid) is mirror:
+            mirror.keeper = self.spawn(self._keep_watching(mirror))
         return True
+
+    async def _keep_watching(self, mirror):
+        """While the mirror is watched: when the owner has sent nothing for
+        quiet_seconds(), ask it again from what the mirror has. It answers
+        (even with no events) while it drives the run, and a watcher it had
+        dropped (its channel full, or Redis away longer than RETRY_DELAYS)
+        is taken back. No answer: the database says whether the run is over
+        (it ended and its end was lost, or its process died and its lease
+        ran out); until then the owner still vouches for it."""
+        from .engine import status_without_owner  # the engine imports this module
+
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        while self.mirrors.get(mirror.uuid) is mirror:
+            quiet = quiet_seconds()
+            await asyncio.sleep(max(0.0, max(mirror.heard, asked) + quiet - loop.time()))
+            if loop.time() - max(mirror.heard, asked) < quiet:
+                continue
+            asked = loop.time()
+            mirror.replied.clear()
+            try:
+                await self.tell_owner(mirror.uuid, mirror.subscribe_message(len(mirror.log)))
+                await asyncio.wait_for(mirror.replied.wait(), ANSWER_TIMEOUT)
+                continue
+            except TimeoutError:
+                pass
+            except Exception as exc:  # Redis away: the database may still know
+                log.warning("run hub: asking after run %s failed (%s)", mirror.uuid, exc)
+            try:
+                status = await status_without_owner(mirror.uuid, loop.time() - mirror.heard)
+            except Exception as exc:  # the database away too: ask again later
+                log.warning("run hub: reading run %s failed (%s)", mirror.uuid, exc)
+                continue
+            if status is not None:
+                await mirror.end(status)
+                return
 
     async def tell_owner(self, run_uuid, message):
         await self.layer.group_send(

@@ -469,6 +469,52 @@ async def test_a_watcher_that_misses_events_asks_again_and_gets_them(
     assert watcher.seqs == list(range(1, len(watcher.events) + 1))
 
 
+@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
+async def test_a_watcher_the_owner_dropped_asks_again_and_gets_the_rest(
+    owner, fake_model, upstream, elsewhere, monkeypatch
+):
+    # The owner drops a watcher (its channel was full, or Redis was away
+    # longer than the retries): the watcher, hearing nothing, asks again and
+    # its page gets what it missed and the end, in order, none twice.
+    monkeypatch.setattr(hub, "quiet_seconds", lambda: 0.2)
+    chunks = [f"{i}," for i in range(30)]
+    upstream.behave(chunks=chunks, interval=0.05)
+    live = await start(owner, fake_model, Watcher(), max_tokens=100)
+    watcher = Watcher()
+    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+    await watcher.until(deltas=3)
+    owner_hub = hub.current()
+    owner_hub._forget(live, elsewhere.channel)
+    assert (live.uuid, elsewhere.channel) not in owner_hub.links
+    await watcher.until_end(timeout=10)
+
+    assert watcher.text == "".join(chunks)
+    assert watcher.seqs == list(range(1, len(watcher.events) + 1))
+    assert watcher.status == Run.COMPLETED
+
+
+@pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
+async def test_a_watcher_whose_owner_forgot_the_run_hears_its_end_from_the_database(
+    owner, fake_model, upstream, elsewhere, monkeypatch
+):
+    # The run ends while its watcher is dropped: the owner no longer has it
+    # to answer for, so the watcher reads how it ended from the database.
+    monkeypatch.setattr(hub, "quiet_seconds", lambda: 0.2)
+    upstream.behave(chunks=["a", "b", "c", "d"], interval=0.1)
+    live = await start(owner, fake_model, Watcher())
+    watcher = Watcher()
+    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+    await watcher.until(deltas=1)
+    hub.current()._forget(live, elsewhere.channel)
+    await asyncio.wait_for(asyncio.shield(live.task), 5)  # ended, and stored
+    assert engine.live_run(live.uuid) is None
+    await watcher.until_end(timeout=10)
+
+    assert watcher.status == Run.COMPLETED
+    assert (await stored(live)).output_text == "abcd"
+    assert live.uuid not in elsewhere.mirrors
+
+
 @pytest.mark.skipif(not hub.shared(), reason="one process: nothing joins a group")
 async def test_a_run_can_be_stopped_from_elsewhere_after_redis_forgot_its_group(
     owner, fake_model, upstream, elsewhere, monkeypatch

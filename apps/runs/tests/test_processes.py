@@ -195,3 +195,31 @@ def test_a_run_not_stored_yet_is_watched_through_another_process(
     assert "".join(m["text"] for m in messages if m["type"] == "delta") == "".join(WORDS[:20])
     assert messages[-1]["status"] == "completed"
     assert Run.objects.get(uuid=run_uuid).output_text == "".join(WORDS[:20])
+
+
+@redis_only
+def test_a_page_watching_through_another_process_hears_its_owner_died(
+    servers, owner, fake_model, upstream
+):
+    # The process that drives the run is killed while a page watches the run
+    # through another one: the page is told the run was interrupted (once
+    # the dead process's lease ran out), not left waiting for ever.
+    upstream.behave(chunks=WORDS, interval=0.1)
+    env = {"PLAYGROUND_RUN_LEASE_SECONDS": "2"}
+    a, b = servers(**env), servers(**env)
+    with open_socket(a, owner) as ws_a, open_socket(b, owner) as ws_b:
+        run_uuid, _ = start_run(ws_a, fake_model, 3)
+        ws_b.send(json.dumps({"type": "subscribe", "run": run_uuid, "after": 0}))
+        messages = []
+        while sum(m["type"] == "delta" for m in messages) < 5:
+            messages.append(receive(ws_b))
+        a.kill()
+        while messages[-1]["type"] != "done":
+            messages.append(receive(ws_b, timeout=30))
+
+    assert messages[-1]["status"] == "interrupted"
+    run = Run.objects.get(uuid=run_uuid)
+    assert run.status == Run.INTERRUPTED
+    text = "".join(m["text"] for m in messages if m["type"] == "delta")
+    assert text.startswith(run.output_text)
+    assert run.output_text in messages[-1]["html"]
