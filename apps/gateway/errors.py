@@ -27,7 +27,8 @@ Statuses (the openai SDK raises the class in brackets):
   caller still waited (engine.close() under a server that lets calls answer
   first; daphne cancels the calls in flight before, so their callers see
   the connection close). Streamed, the same error is the last frame instead
-  of [DONE] (sse.py).
+  of [DONE] (sse.py). A run that failed inside Playground without an error
+  event to pass on (a bug) is a 500 internal_error, never a complete answer.
 """
 
 import math
@@ -126,7 +127,9 @@ def from_upstream(error):
 
 def stopped(status):
     """The error for a run that ended as `status` (a Run's), or None if it ran
-    to its end (completed; a failed run has its upstream's error)."""
+    to its end (completed). A failed run has its upstream's error, which
+    callers look at first; one that failed without an error event (the
+    engine could not even publish it) is still not complete."""
     if status == Run.CANCELLED:
         return ApiError(
             410,
@@ -141,6 +144,9 @@ def stopped(status):
             "kept in the history as interrupted.",
             code="run_interrupted",
         )
+    if status == Run.FAILED:
+        return ApiError(500, "The run failed inside Playground; the server's log has the "
+                             "details.", code="internal_error")
     return None
 
 

@@ -146,3 +146,23 @@ def test_an_error_before_the_first_token_has_its_http_status(app_url, secret, fa
     assert got == {429: 429, 500: 502}[status]
     assert headers["content-type"] == "application/json"
     assert "error" in json.loads(raw)
+
+
+async def test_a_run_that_failed_without_an_error_event_does_not_end_with_done():
+    # The engine failed so badly it could not publish the error (a bug): the
+    # run is stored as failed, and the client must not read a partial
+    # answer as a complete one.
+    from apps.gateway import sse
+    from apps.inference import Delta, Meta
+    from apps.runs.protocol import Ended
+
+    async def rest():
+        yield Delta(0, "b")
+        yield Ended("failed")
+
+    head = [Meta(id="cmpl-1", model="m", created=1), Delta(0, "a")]
+    raw = b"".join([frame async for frame in sse.body("completions", False, head, rest())])
+    *data, last = events(raw.decode())
+    assert [json.loads(d)["choices"][0]["text"] for d in data] == ["a", "b"]
+    assert json.loads(last)["error"]["code"] == "internal_error"
+    assert "[DONE]" not in raw.decode()
