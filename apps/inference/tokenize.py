@@ -8,6 +8,8 @@ guess from another model's tokenizer.
 """
 
 import json
+import os
+import threading
 
 import httpx
 
@@ -21,6 +23,25 @@ TIMEOUT = httpx.Timeout(5.0)
 MAX_PROMPTS = 16
 MAX_CHARS = 200_000
 
+# One client for the process (counts come from several request threads; an
+# httpx.Client is safe to share): making one builds an SSL context, ~20 ms,
+# which was most of a count's time when each count made its own. A forked
+# child (the browser tests' server) makes its own: pooled sockets must not
+# be shared between processes.
+_client_lock = threading.Lock()
+_client = None
+_client_for = None  # (pid, root, key) it was made for
+
+
+def _loopback_client(root, api_key):
+    global _client, _client_for
+    with _client_lock:
+        if _client_for != (os.getpid(), root, api_key):
+            _client = httpx.Client(base_url=root, timeout=TIMEOUT,
+                                   headers={"Authorization": f"Bearer {api_key}"})
+            _client_for = (os.getpid(), root, api_key)
+        return _client
+
 
 def count_prompt_tokens(target, endpoint, body) -> int | None:
     """Tokens of the prompt (completions) or of the rendered chat (chat) for
@@ -32,19 +53,17 @@ def count_prompt_tokens(target, endpoint, body) -> int | None:
         base_url, api_key = ensure_started()
     except UpstreamError:
         return None
-    root = base_url.removesuffix("/v1")
-    headers = {"Authorization": f"Bearer {api_key}"}
+    client = _loopback_client(base_url.removesuffix("/v1"), api_key)
     try:
-        with httpx.Client(base_url=root, headers=headers, timeout=TIMEOUT) as client:
-            if endpoint == "chat":
-                messages = body.get("messages")
-                if not isinstance(messages, list) or not messages:
-                    return None
-                rendered = client.post("/apply-template", json={"messages": messages})
-                if rendered.status_code != 200:
-                    return None
-                return _count(client, rendered.json().get("prompt", ""), add_special=False)
-            return _count_prompt(client, body.get("prompt", ""))
+        if endpoint == "chat":
+            messages = body.get("messages")
+            if not isinstance(messages, list) or not messages:
+                return None
+            rendered = client.post("/apply-template", json={"messages": messages})
+            if rendered.status_code != 200:
+                return None
+            return _count(client, rendered.json().get("prompt", ""), add_special=False)
+        return _count_prompt(client, body.get("prompt", ""))
     except (httpx.HTTPError, ValueError):
         return None
 
