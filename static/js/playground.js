@@ -45,18 +45,20 @@
         socket.send(JSON.stringify({ type: "subscribe", run: currentRun, after: lastSeq }));
         statusLine.textContent = "Reconnected; streaming…";
       }
+      branchesResumed();
     });
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
       socket = null;
-      branchesLost();
-      if (!running) return;
-      if (!started) {
+      // The runs live on the server for a grace period: reconnect and resume.
+      let again = branchesCut() > 0;
+      if (running && !started) {
         setRunning(false, "Connection lost before the run started; nothing was sent.");
-        return;
+      } else if (running) {
+        statusLine.textContent = "Connection lost; reconnecting…";
+        again = true;
       }
-      // The run lives on the server for a grace period: reconnect and resume.
-      statusLine.textContent = "Connection lost; reconnecting…";
+      if (!again) return;
       const delay = Math.min(250 * 2 ** retries, 5000);
       retries += 1;
       setTimeout(() => { if (!socket) connect(); }, delay);
@@ -462,7 +464,7 @@
     const message = { type: "run", ref, mode: request.mode, model: request.model, conversation: null, body };
     if (tooLarge(message)) return;
     branchCount += 1;
-    const b = { ref, run: null, col: branchColumn(col, position, token, shown), message };
+    const b = { ref, run: null, lastSeq: 0, col: branchColumn(col, position, token, shown), message };
     b.col.request = message;
     b.col.branchPrefix = `${shown}${token}`;
     branches.set(ref, b);
@@ -517,23 +519,44 @@
     }
   }
 
-  // The socket dropped: a branch's run goes on on the server (and is kept in
-  // history) but this page no longer hears of it; say so.
-  function branchesLost() {
-    for (const b of new Set(branches.values())) {
-      if (!b.col.classList.contains("is-streaming")) continue;
-      b.col.classList.remove("is-streaming");
+  function streamingBranches() {
+    return [...new Set(branches.values())].filter((b) => b.col.classList.contains("is-streaming"));
+  }
+
+  // The socket dropped: a started branch's run goes on on the server, and
+  // the page resumes it from its last event once it reconnects (as the main
+  // run). One whose "run" went unanswered may never have reached the server.
+  // Returns how many will resume.
+  function branchesCut() {
+    let resuming = 0;
+    for (const b of streamingBranches()) {
       b.col.querySelector(".branch-stop").disabled = true;
       const status = b.col.querySelector(".branch-result");
-      status.className = "branch-result error";
-      status.textContent = b.run ? "Connection lost; the branch goes on and is kept in history."
-        : "Connection lost before the branch started; nothing was sent.";
+      if (b.run) {
+        status.textContent = "Connection lost; reconnecting…";
+        resuming += 1;
+      } else {
+        b.col.classList.remove("is-streaming");
+        status.className = "branch-result error";
+        status.textContent = "Connection lost before the branch started; nothing was sent.";
+      }
+    }
+    return resuming;
+  }
+
+  function branchesResumed() {
+    for (const b of streamingBranches()) {
+      if (!b.run) continue;
+      socket.send(JSON.stringify({ type: "subscribe", run: b.run, after: b.lastSeq }));
+      b.col.querySelector(".branch-stop").disabled = false;
+      b.col.querySelector(".branch-result").textContent = "Reconnected; streaming…";
     }
   }
 
   function handleBranch(m) {
     const b = branches.get(m.ref) || branches.get(m.run);
     const status = b.col.querySelector(".branch-result");
+    if (m.seq) b.lastSeq = Math.max(b.lastSeq, m.seq);
     switch (m.type) {
       case "errors":
         status.className = "branch-result error";

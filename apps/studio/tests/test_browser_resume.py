@@ -120,3 +120,37 @@ def test_a_second_tab_watches_the_same_run(signed_in, owner, app_url, fake_model
     expect(page.locator("#result .status")).to_have_text("Completed")
     assert output(other).inner_text() == output(page).inner_text() == "".join(WORDS)
     assert Run.objects.count() == 1
+
+
+def test_a_branch_resumes_after_a_drop_and_misses_nothing(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    # A branch is a run of its own: a dropped connection costs it nothing
+    # either; the page resumes it from its last event once it reconnects.
+    upstream.behave(chunks=["a ", "b ", "c "])
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.fill("[data-prompt]", "count")
+    for field, value in (("max_tokens", "100"), ("logprobs", "2")):
+        control = page.locator(f"[data-field={field}]")
+        control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
+        control.fill(value)
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+
+    upstream.behave(chunks=WORDS, interval=0.1)
+    page.locator("#output .choice[data-index='0'] .token[data-prob]").nth(1).click()
+    branch_button = page.locator(".alt-panel .alt-branch").first
+    chosen = branch_button.get_attribute("data-token")
+    branch_button.click()
+    branch = page.locator("#output .choice.branch")
+    expect(branch.locator(".stream-text")).to_contain_text("w3 ")
+    page.evaluate("window.__sockets.at(-1).close()")
+    expect(branch.locator(".branch-result .status")).to_have_text("Completed", timeout=30_000)
+
+    assert branch.locator(".stream-text").inner_text() == chosen + "".join(WORDS)
+    assert page.evaluate("window.__sockets.length") >= 2
+    run = Run.objects.order_by("created").last()
+    assert run.status == Run.COMPLETED and run.output_text == "".join(WORDS)
