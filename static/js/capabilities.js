@@ -60,8 +60,31 @@
     return caps;
   }
 
+  // An Extra parameters editor's text (`root`'s own [data-field] controls
+  // are the catalogue's) as an object, {} when empty; a mistake is shown
+  // with fieldError("extra_parameters", message) and thrown.
+  function parseExtras(text, root, fieldError) {
+    if (!text.trim()) return {};
+    let value;
+    try { value = JSON.parse(text); } catch (e) {
+      fieldError("extra_parameters", `Extra parameters are not valid JSON: ${e.message}`);
+      throw e;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      fieldError("extra_parameters", 'Extra parameters must be a JSON object, e.g. {"top_k": 40}');
+      throw new Error("extra parameters are not an object");
+    }
+    const own = new Set(["model", ...[...root.querySelectorAll("[data-field]")].map((el) => el.dataset.field)]);
+    const taken = Object.keys(value).filter((k) => own.has(k));
+    if (taken.length) {
+      fieldError("extra_parameters", `${taken.join(", ")}: set with the form's own control, not as an extra parameter`);
+      throw new Error("an extra parameter is a catalogue field");
+    }
+    return value;
+  }
+
   // Compare's panes each adapt to their own model (compare.js calls adapt).
-  window.Capabilities = { adapt };
+  window.Capabilities = { adapt, parseExtras, POLICY };
   const form = document.getElementById("run-form");
   if (!form) return;
   const picker = form.querySelector("[name=model]");
@@ -76,27 +99,10 @@
   // The body's extras, or {}; a mistake is shown on the editor and thrown, as
   // playground.js does for its own controls.
   function extras(fieldError) {
-    const text = extrasInput ? extrasInput.value.trim() : "";
-    if (!text) return {};
-    let value;
-    try { value = JSON.parse(text); } catch (e) {
-      fieldError("extra_parameters", `Extra parameters are not valid JSON: ${e.message}`);
-      throw e;
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      fieldError("extra_parameters", 'Extra parameters must be a JSON object, e.g. {"top_k": 40}');
-      throw new Error("extra parameters are not an object");
-    }
-    const own = new Set(["model", ...[...form.querySelectorAll("[data-field]")].map((el) => el.dataset.field)]);
-    const taken = Object.keys(value).filter((k) => own.has(k));
-    if (taken.length) {
-      fieldError("extra_parameters", `${taken.join(", ")}: set with the form's own control, not as an extra parameter`);
-      throw new Error("an extra parameter is a catalogue field");
-    }
-    return value;
+    return parseExtras(extrasInput ? extrasInput.value : "", form, fieldError);
   }
 
   picker?.addEventListener("change", apply);
   apply();
-  window.Capabilities = { adapt, apply, extras };
+  window.Capabilities = { adapt, parseExtras, POLICY, apply, extras };
 })();

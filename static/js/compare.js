@@ -101,7 +101,8 @@
   // The pane's fields its model does not accept: disabled with the reason,
   // kept, and not sent (static/js/capabilities.js, as on the playground).
   function adapt(pane) {
-    window.Capabilities?.adapt(pane.el, $(pane, ".pane-model").value);
+    const caps = window.Capabilities?.adapt(pane.el, $(pane, ".pane-model").value);
+    if (caps) $(pane, ".extras-policy").textContent = window.Capabilities.POLICY[caps.unknown_fields] || "";
     countParams(pane);
   }
 
@@ -147,9 +148,13 @@
   }
 
   function setBody(pane, body) {
+    const extras = { ...body };
     pane.el.querySelectorAll("[data-field]").forEach((el) => {
       setValue(el, controlText(el, body[el.dataset.field]));
+      delete extras[el.dataset.field];
     });
+    // What no control holds is the pane's extra parameters.
+    $(pane, "[data-pane-extras]").value = Object.keys(extras).length ? JSON.stringify(extras, null, 2) : "";
     countParams(pane);
   }
 
@@ -190,12 +195,17 @@
         default: body[name] = raw;
       }
     });
+    try {
+      const extras = window.Capabilities?.parseExtras(
+        $(pane, "[data-pane-extras]").value, pane.el, (name, message) => fieldError(pane, name, message));
+      Object.assign(body, extras);
+    } catch (e) { bad = true; }
     if (bad) throw new Error("invalid parameters");
     return body;
   }
 
   function countParams(pane) {
-    const set = [...pane.el.querySelectorAll("[data-field]")]
+    const set = [...pane.el.querySelectorAll("[data-field], [data-pane-extras]")]
       .filter((el) => el.value.trim() !== "" && !unaccepted(el)).length;
     $(pane, ".param-count").textContent = set ? `(${set} set)` : "";
   }
@@ -226,6 +236,7 @@
   }
 
   panesEl.addEventListener("input", (e) => {
+    if (e.target.matches("[data-pane-extras]")) { countParams(paneOf(e.target)); return; }
     const el = e.target.closest("[data-field]");
     if (!el) return;
     if (synced.has(el.dataset.field)) syncValue(el, el.dataset.field);
@@ -257,16 +268,17 @@
   function rawConfig(pane) {
     const body = {};
     pane.el.querySelectorAll("[data-field]").forEach((el) => { body[el.dataset.field] = el.value; });
-    return { model: $(pane, ".pane-model").value, raw: body };
+    return { model: $(pane, ".pane-model").value, raw: body, extras: $(pane, "[data-pane-extras]").value };
   }
 
   function addPane(after) {
     if (panes.length >= state.max_panes || round) return;
     const source = after || panes[panes.length - 1];
     const pane = makePane({ id: newId(), model: "", body: {} });
-    const { model, raw } = rawConfig(source);
+    const { model, raw, extras } = rawConfig(source);
     pane.el.querySelector(".pane-model").value = model;
     pane.el.querySelectorAll("[data-field]").forEach((el) => setValue(el, raw[el.dataset.field] ?? ""));
+    $(pane, "[data-pane-extras]").value = extras;
     pane.el.querySelectorAll("[data-sync]").forEach((box) => { box.checked = synced.has(box.dataset.sync); });
     adapt(pane);
     // A pane added mid-conversation starts from the first round's messages.

@@ -1,6 +1,7 @@
 """The compare page in Chromium against the scripted test upstream: pane
 management, sync, stopping one pane, n > 1 as a grid, errors per pane."""
 
+import json
 import re
 
 import pytest
@@ -183,3 +184,46 @@ def test_it_follows_a_round_that_streams_through_a_reload(signed_in, owner, app_
     comparison = Comparison.objects.get()
     assert [n for n, _ in comparison.rounds()] == [1]
     assert all(r.status == Run.COMPLETED for r in comparison.last_runs().values())
+
+
+def test_each_pane_has_its_own_extra_parameters(signed_in, owner, app_url, fake_model, upstream):
+    page = signed_in(owner)
+    page.goto(f"{app_url}/compare/?mode=completions")
+    panes = page.locator("#panes .pane")
+    page.fill("#prompt", "extras")
+    use_model(panes, 2, fake_model)
+    first = panes.nth(0)
+    first.locator("summary").click()
+    extras = first.locator("[data-pane-extras]")
+    expect(first.locator(".extras-policy")).to_contain_text("receives them as they are")
+    # A mistake is named in its pane, and nothing is sent.
+    extras.fill('{"top_k": 40')
+    page.click("#run-all")
+    expect(first.locator("[data-error-for=extra_parameters]")).to_contain_text("not valid JSON")
+    extras.fill('{"temperature": 1}')
+    page.click("#run-all")
+    expect(first.locator("[data-error-for=extra_parameters]")).to_contain_text(
+        "temperature: set with the form's own control")
+    assert not upstream.requests
+    extras.fill('{"top_k": 40, "min_p": 0.05}')
+    expect(first.locator(".param-count")).to_have_text("(1 set)")
+    # A duplicate takes the pane's extras with it.
+    first.locator("[data-action=duplicate]").click()
+    expect(panes).to_have_count(3)
+    expect(panes.nth(1).locator("[data-pane-extras]")).to_have_value('{"top_k": 40, "min_p": 0.05}')
+    page.click("#run-all")
+    for i in range(3):
+        expect(panes.nth(i).locator(".result .status")).to_have_text("Completed")
+
+    bodies = [q.json for q in upstream.requests]
+    sent = sorted((b.get("top_k", 0), b.get("min_p", 0)) for b in bodies)
+    assert sent == [(0, 0), (40, 0.05), (40, 0.05)]
+    runs = Run.objects.order_by("created")
+    assert sorted(r.request.get("top_k", 0) for r in runs) == [0, 40, 40]
+    # The saved comparison opens with each pane's extras in its editor.
+    expect(page).to_have_url(re.compile(r"/compare/[0-9a-f-]{36}/$"))
+    page.reload()
+    reopened = page.locator("#panes .pane")
+    expect(reopened).to_have_count(3)
+    values = [reopened.nth(i).locator("[data-pane-extras]").input_value() for i in range(3)]
+    assert sorted(json.loads(v)["top_k"] if v else 0 for v in values) == [0, 40, 40]
