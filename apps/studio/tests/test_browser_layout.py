@@ -166,3 +166,26 @@ def test_it_counts_the_prompts_tokens_with_the_embedded_model(
     expect(page.locator("#token-count")).to_have_text(
         re.compile(r"^\d+ prompt tokens$"), timeout=30_000
     )
+
+
+def test_on_a_phone_the_keys_list_names_what_each_date_is(signed_in, owner, app_url):
+    # The table's header row is hidden on a phone (the rows stack): the
+    # created and last-used dates would be two bare dates side by side.
+    from apps.gateway.models import GatewayKey
+
+    GatewayKey.create(owner, "laptop")
+    page = signed_in(owner)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{app_url}/settings/keys/")
+    row = page.locator(".key-row").first
+    expect(row).to_contain_text("laptop")
+    assert not page.locator("table.keys thead").is_visible()
+    labels = row.locator("td").evaluate_all(
+        "els => els.map(e => getComputedStyle(e, '::before').content)")
+    assert '"Created: "' in labels and '"Last used: "' in labels
+    # On a wide screen the header says it once, above the column.
+    page.set_viewport_size({"width": 1200, "height": 800})
+    expect(page.locator("table.keys thead")).to_be_visible()
+    labels = row.locator("td").evaluate_all(
+        "els => els.map(e => getComputedStyle(e, '::before').content)")
+    assert set(labels) == {"none"}
