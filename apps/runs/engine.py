@@ -751,24 +751,27 @@ def _interrupt(run):
     run.refresh_from_db()
 
 
-async def status_without_owner(run_uuid, silent_for):
-    """How a watched run ended, for a watcher whose owner no longer answers
-    (hub.Hub._keep_watching), or None while the owner may still drive it.
-    `silent_for`: seconds since the owner last sent anything."""
-    return await db(_status_without_owner, run_uuid, silent_for)
+async def stored_end(run_uuid, silent_for):
+    """A watched run's stored state and its end, as events, for a watcher
+    whose owner no longer answers (hub.Hub._keep_watching); None while the
+    owner may still drive it. `silent_for`: seconds since the owner last
+    sent anything."""
+    return await db(_stored_end, run_uuid, silent_for)
 
 
-def _status_without_owner(run_uuid, silent_for):
+def _stored_end(run_uuid, silent_for):
     run = Run.objects.filter(uuid=run_uuid).first()
     if run is None:
         # Not stored yet: its first save waits for the upstream's answer. An
         # owner silent for longer than a lease died before it.
-        return Run.INTERRUPTED if silent_for > settings.RUN_LEASE_SECONDS else None
+        if silent_for > settings.RUN_LEASE_SECONDS:
+            return [Ended(Run.INTERRUPTED)]
+        return None
     if run.status == Run.RUNNING:
         if run.lease_until is not None and run.lease_until >= timezone.now():
             return None  # its process vouches for it: a busy owner answers late
         _interrupt(run)
-    return run.status
+    return [*stored_events(run), Ended(run.status)]
 
 
 def stored_events(run):

@@ -109,6 +109,7 @@ class Mirror(Broadcast):
         self.pending = {}
         self._asked_after = None  # the gap it asked the owner to fill
         self.keeper = None  # the task that asks again when the owner is quiet
+        self.closed = False  # it has its run's end: it takes nothing more
 
     def subscribe_message(self, after=0):
         return {"type": "runs.subscribe", "user": self.user_id, "mirror": self.ref,
@@ -121,11 +122,12 @@ class Mirror(Broadcast):
         for seq, data in enumerate(events, first):
             if seq > len(self.log):
                 self.pending[seq] = decode(data)
-        while (seq := len(self.log) + 1) in self.pending:
+        while not self.closed and (seq := len(self.log) + 1) in self.pending:
             event = self.pending.pop(seq)
-            await self.publish(event)
             if isinstance(event, Ended):
+                self.closed = True
                 self.forget()
+            await self.publish(event)
         # The owner sends in order, from the first event this mirror has not
         # had: a gap means a message was lost on the way (Redis restarted,
         # say). Ask for everything after what it has, once per gap.
@@ -139,22 +141,31 @@ class Mirror(Broadcast):
         if self.keeper is not None and self.keeper is not asyncio.current_task():
             self.keeper.cancel()
 
-    async def end(self, status):
-        """The run ended without its owner saying so (the database says how)."""
-        if self.hub.mirrors.get(self.uuid) is self:
-            await self.publish(Ended(status))
-            self.forget()
+    async def end(self, events):
+        """The run is over without its owner saying so: `events` are its
+        stored state and its end, from the database (engine.stored_end).
+        They begin with a Meta, which tells a page to show them instead of
+        what it has (a page cannot tell which events it missed)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.forget()
+        self.unsubscribe()  # an owner alive after all stops sending
+        for event in events:
+            await self.publish(event)
 
     def detach(self, subscriber):
         super().detach(subscriber)
         if not self.subscribers and self.hub.mirrors.get(self.uuid) is self:
             self.forget()
-            channel = self.hub.channel
-            self.hub.spawn(self.hub.layer.group_send(
-                control_group(self.uuid),
-                {"type": "runs.unsubscribe", "run": self.uuid, "reply_to": channel,
-                 "mirror": self.ref},
-            ))
+            self.unsubscribe()
+
+    def unsubscribe(self):
+        self.hub.spawn(self.hub.layer.group_send(
+            control_group(self.uuid),
+            {"type": "runs.unsubscribe", "run": self.uuid, "reply_to": self.hub.channel,
+             "mirror": self.ref},
+        ))
 
 
 class Link:
@@ -188,6 +199,7 @@ class Hub:
         self._changes = {}
         self._membership = None
         self._rejoining = None  # the task that joins the groups again, while any are joined
+        self.closing = False  # while close() runs: no new watching
 
     def spawn(self, coroutine):
         # Fire and forget, but keep a reference (asyncio only keeps weak ones).
@@ -270,7 +282,16 @@ class Hub:
                 link.pump.cancel()
         # Nor may the rejoining (asleep most of the time; cancelling a
         # group_add under way is safe: redis-py drops that connection, and
-        # the groups go with this process anyway), nor the mirrors' keepers.
+        # the groups go with this process anyway), nor the mirrors' keepers,
+        # nor a watch that would start one (it would open a listener after
+        # this one is gone, which nothing ends).
+        self.closing = True
+        try:
+            await self._close()
+        finally:
+            self.closing = False
+
+    async def _close(self):
         if self._rejoining is not None:
             self._rejoining.cancel()
         for mirror in list(self.mirrors.values()):
@@ -304,6 +325,8 @@ class Hub:
     async def watch(self, run_uuid, user, subscriber, after, timeout=ANSWER_TIMEOUT):
         """Subscribe to a run driven by another process. False if nobody
         answers for it within `timeout` (its process is gone)."""
+        if self.closing:
+            return False  # the caller reads the database
         mirror = self.mirrors.get(run_uuid)
         if mirror is None:
             mirror = self.mirrors[run_uuid] = Mirror(self, run_uuid, user.pk)
@@ -314,7 +337,7 @@ class Hub:
         except TimeoutError:
             mirror.detach(subscriber)
             return False
-        if mirror.keeper is None and self.mirrors.get(run_uuid) is mirror:
+        if mirror.keeper is None and self.mirrors.get(run_uuid) is mirror and not self.closing:
             mirror.keeper = self.spawn(self._keep_watching(mirror))
         return True
 
@@ -326,7 +349,7 @@ class Hub:
         is taken back. No answer: the database says whether the run is over
         (it ended and its end was lost, or its process died and its lease
         ran out); until then the owner still vouches for it."""
-        from .engine import status_without_owner  # the engine imports this module
+        from .engine import stored_end  # the engine imports this module
 
         loop = asyncio.get_running_loop()
         asked = loop.time()
@@ -346,12 +369,12 @@ class Hub:
             except Exception as exc:  # Redis away: the database may still know
                 log.warning("run hub: asking after run %s failed (%s)", mirror.uuid, exc)
             try:
-                status = await status_without_owner(mirror.uuid, loop.time() - mirror.heard)
+                events = await stored_end(mirror.uuid, loop.time() - mirror.heard)
             except Exception as exc:  # the database away too: ask again later
                 log.warning("run hub: reading run %s failed (%s)", mirror.uuid, exc)
                 continue
-            if status is not None:
-                await mirror.end(status)
+            if events is not None:
+                await mirror.end(events)
                 return
 
     async def tell_owner(self, run_uuid, message):

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from apps.history.models import Run
-from apps.inference import Delta, Notice
+from apps.inference import Delta, Meta, Notice
 from apps.runs import engine, hub, keeper, specs
 from apps.runs.engine import Subscriber
 from apps.runs.protocol import Ended
@@ -371,6 +371,14 @@ async def elsewhere():
     await other.close()
 
 
+async def until_joined(live):
+    """Until the run's process has joined its control group (hub.own() is
+    not awaited: a subscribe sent before would reach nobody)."""
+    async with asyncio.timeout(5):
+        while live.uuid not in hub.current().joined:
+            await asyncio.sleep(0.01)
+
+
 @contextlib.contextmanager
 def redis_refusing_writes():
     """Redis refuses every write while inside (full, as `maxmemory` makes it:
@@ -405,6 +413,7 @@ async def test_a_watcher_elsewhere_gets_every_event_though_redis_refused_some(
     chunks = [f"{i}," for i in range(30)]
     upstream.behave(chunks=chunks, interval=0.05)
     live = await start(owner, fake_model, Watcher(), max_tokens=100)  # the owner's own page
+    await until_joined(live)
     watcher = Watcher()
     assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
     await watcher.until(deltas=3)
@@ -427,6 +436,7 @@ async def test_a_watcher_elsewhere_gets_the_end_redis_refused_when_nothing_follo
     # end, so the owner tries again by itself until Redis takes it.
     upstream.behave(chunks=["a", "b", "c", "d"], interval=0.1)
     live = await start(owner, fake_model, Watcher())
+    await until_joined(live)
     watcher = Watcher()
     assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
     await watcher.until(deltas=1)
@@ -449,6 +459,7 @@ async def test_a_watcher_that_misses_events_asks_again_and_gets_them(
     chunks = [f"{i}," for i in range(20)]
     upstream.behave(chunks=chunks, interval=0.05)
     live = await start(owner, fake_model, Watcher(), max_tokens=100)
+    await until_joined(live)
     watcher = Watcher()
     assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
     await watcher.until(deltas=3)
@@ -480,6 +491,7 @@ async def test_a_watcher_the_owner_dropped_asks_again_and_gets_the_rest(
     chunks = [f"{i}," for i in range(30)]
     upstream.behave(chunks=chunks, interval=0.05)
     live = await start(owner, fake_model, Watcher(), max_tokens=100)
+    await until_joined(live)
     watcher = Watcher()
     assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
     await watcher.until(deltas=3)
@@ -494,14 +506,25 @@ async def test_a_watcher_the_owner_dropped_asks_again_and_gets_the_rest(
 
 
 @pytest.mark.skipif(not hub.shared(), reason="one process: nobody watches from elsewhere")
-async def test_a_watcher_whose_owner_forgot_the_run_hears_its_end_from_the_database(
+async def test_a_watcher_whose_owner_forgot_the_run_gets_it_from_the_database(
     owner, fake_model, upstream, elsewhere, monkeypatch
 ):
     # The run ends while its watcher is dropped: the owner no longer has it
-    # to answer for, so the watcher reads how it ended from the database.
-    monkeypatch.setattr(hub, "quiet_seconds", lambda: 0.2)
+    # to answer for, so the watcher reads it from the database. It cannot
+    # know which events it missed: it gets the stored run whole, from its
+    # Meta (a page shows that instead of what it had), then its end.
+    monkeypatch.setattr(hub, "quiet_seconds", lambda: 1.0)  # longer than the rest of the run
+    read = []
+
+    async def stored_end(run_uuid, silent_for):
+        read.append(run_uuid)
+        return await engine_stored_end(run_uuid, silent_for)
+
+    engine_stored_end = engine.stored_end
+    monkeypatch.setattr(engine, "stored_end", stored_end)
     upstream.behave(chunks=["a", "b", "c", "d"], interval=0.1)
     live = await start(owner, fake_model, Watcher())
+    await until_joined(live)
     watcher = Watcher()
     assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
     await watcher.until(deltas=1)
@@ -510,8 +533,12 @@ async def test_a_watcher_whose_owner_forgot_the_run_hears_its_end_from_the_datab
     assert engine.live_run(live.uuid) is None
     await watcher.until_end(timeout=10)
 
+    assert read == [live.uuid]
     assert watcher.status == Run.COMPLETED
-    assert (await stored(live)).output_text == "abcd"
+    assert watcher.seqs == list(range(1, len(watcher.events) + 1))
+    last_meta = max(i for i, (_, e) in enumerate(watcher.events) if isinstance(e, Meta))
+    replayed = [e for _, e in watcher.events[last_meta:]]
+    assert "".join(e.text for e in replayed if isinstance(e, Delta)) == "abcd"
     assert live.uuid not in elsewhere.mirrors
 
 
