@@ -512,6 +512,12 @@
     if (!pane || pane.run !== m.run) return;
     if (m.seq) pane.lastSeq = Math.max(pane.lastSeq, m.seq);
     switch (m.type) {
+      case "meta":
+        // A run's events open with its Meta: one that comes again (the run
+        // is sent whole from the database) replaces what the pane had.
+        $(pane, ".pane-output").textContent = "";
+        $(pane, ".pane-errors").textContent = "";
+        break;
       case "delta":
         if (pane.status !== "streaming") { pane.status = "streaming"; paneStatus(pane, "Streaming…"); }
         onDelta(pane, m);

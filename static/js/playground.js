@@ -362,6 +362,17 @@
         history.replaceState(null, "", `/c/${m.conversation}/`);
         statusLine.textContent = "Waiting for the first token…";
         break;
+      case "meta":
+        // A run's events open with its Meta. One that comes again means the
+        // run is sent whole (it ended while the page was away, and comes
+        // from the database): it replaces what the page had of it.
+        if (output.querySelector(".choice[data-index]")) {
+          output.querySelectorAll(".choice[data-index]").forEach((col) => col.remove());
+          window.Heatmap.clear(output);
+          window.Candidates.remove(output);
+          generalErrors.querySelectorAll(".notice, .error").forEach((p) => p.remove());
+        }
+        break;
       case "delta":
         if (statusLine.textContent !== "Streaming…") statusLine.textContent = "Streaming…";
         onDelta(m);
@@ -572,6 +583,14 @@
         b.col.querySelector(".branch-stop").disabled = false;
         status.textContent = "Streaming…";
         break;
+      case "meta": {
+        // Sent whole again (see handle): what follows the chosen token starts over.
+        const point = b.col.querySelector(".stream-text .branch-point");
+        while (point && point.nextSibling) point.nextSibling.remove();
+        b.col.tokenCount = 0;
+        b.col.tokensExact = undefined;
+        break;
+      }
       case "delta":
         if (m.index === 0) append(b.col, m);
         break;

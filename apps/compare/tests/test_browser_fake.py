@@ -186,6 +186,26 @@ def test_it_follows_a_round_that_streams_through_a_reload(signed_in, owner, app_
     assert all(r.status == Run.COMPLETED for r in comparison.last_runs().values())
 
 
+def test_a_round_that_ended_while_the_page_was_away_shows_each_pane_once(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    from apps.studio.tests.test_browser_resume import KEEP_SOCKETS, drop_until
+
+    upstream.behave(chunks=["tick "] * 16, interval=0.05)
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    page.goto(f"{app_url}/compare/?mode=completions")
+    panes = page.locator("#panes .pane")
+    use_model(panes, 2, fake_model)
+    page.fill("#prompt", "count")
+    page.click("#run-all")
+    expect(panes.nth(1).locator(".stream-text")).to_contain_text("tick tick")
+    drop_until(page, lambda: Run.objects.filter(status=Run.COMPLETED).count() == 2)
+    for i in range(2):
+        expect(panes.nth(i).locator(".result .status")).to_have_text("Completed")
+        expect(panes.nth(i).locator(".stream-text")).to_have_text(("tick " * 16).strip())
+
+
 def test_each_pane_has_its_own_extra_parameters(signed_in, owner, app_url, fake_model, upstream):
     page = signed_in(owner)
     page.goto(f"{app_url}/compare/?mode=completions")

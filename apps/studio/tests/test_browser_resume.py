@@ -3,6 +3,7 @@ a second tab (real Chromium against a live daphne; the embedded model where a
 real model is needed, the test upstream where timing must be exact)."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -73,13 +74,16 @@ def test_stop_works_after_a_reload(signed_in, owner, app_url, fake_model, upstre
     assert "w29" not in run.output_text
 
 
-# Keeps every WebSocket the page opens, so a test can drop one as a network would.
+# Keeps every WebSocket the page opens, so a test can drop one as a network
+# would; while window.__refuse is set, every new one fails to connect (to a
+# closed port), as while the network is down.
 KEEP_SOCKETS = """
 (() => {
   const Real = window.WebSocket;
   window.__sockets = [];
-  window.WebSocket = function (...args) {
-    const s = new Real(...args);
+  window.__refuse = false;
+  window.WebSocket = function (url, ...rest) {
+    const s = new Real(window.__refuse ? "ws://127.0.0.1:9/" : url, ...rest);
     window.__sockets.push(s);
     return s;
   };
@@ -154,3 +158,58 @@ def test_a_branch_resumes_after_a_drop_and_misses_nothing(
     assert page.evaluate("window.__sockets.length") >= 2
     run = Run.objects.order_by("created").last()
     assert run.status == Run.COMPLETED and run.output_text == "".join(WORDS)
+
+
+def drop_until(page, done):
+    """Drop the page's socket and keep it from connecting until done()."""
+    page.evaluate("window.__refuse = true; window.__sockets.at(-1).close()")
+    deadline = time.monotonic() + 30
+    while not done():
+        assert time.monotonic() < deadline, "the run did not end while the page was away"
+        time.sleep(0.1)
+    page.evaluate("window.__refuse = false")
+
+
+def test_a_run_that_ended_while_the_page_was_away_is_shown_once(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    # The run ends while the socket is down: back, the page is sent the
+    # stored run whole, and shows it instead of what it had (not after it).
+    upstream.behave(chunks=WORDS, interval=0.05)
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    start_completion(page, app_url, fake_model, "count", 100)
+    expect(output(page)).to_contain_text("w3 ")
+    drop_until(page, lambda: Run.objects.filter(status=Run.COMPLETED).exists())
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    assert output(page).inner_text() == "".join(WORDS)
+    assert page.locator("#output .choice[data-index]").count() == 1
+
+
+def test_a_branch_that_ended_while_the_page_was_away_is_shown_once(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    upstream.behave(chunks=["a ", "b ", "c "])
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.fill("[data-prompt]", "count")
+    for field, value in (("max_tokens", "100"), ("logprobs", "2")):
+        control = page.locator(f"[data-field={field}]")
+        control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
+        control.fill(value)
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+
+    upstream.behave(chunks=WORDS, interval=0.05)
+    page.locator("#output .choice[data-index='0'] .token[data-prob]").nth(1).click()
+    branch_button = page.locator(".alt-panel .alt-branch").first
+    chosen = branch_button.get_attribute("data-token")
+    branch_button.click()
+    branch = page.locator("#output .choice.branch")
+    expect(branch.locator(".stream-text")).to_contain_text("w3 ")
+    drop_until(page, lambda: Run.objects.filter(status=Run.COMPLETED).count() == 2)
+    expect(branch.locator(".branch-result .status")).to_have_text("Completed", timeout=30_000)
+    assert branch.locator(".stream-text").inner_text() == chosen + "".join(WORDS)
+    assert branch.locator(".choice-tokens").inner_text() == f"{len(WORDS)} tokens"
