@@ -62,8 +62,9 @@
 
   // An Extra parameters editor's text (`root`'s own [data-field] controls
   // are the catalogue's) as an object, {} when empty; a mistake is shown
-  // with fieldError("extra_parameters", message) and thrown.
-  function parseExtras(text, root, fieldError) {
+  // with fieldError("extra_parameters", message) and thrown. `reserved`:
+  // other names the page sets itself, each with why.
+  function parseExtras(text, root, fieldError, reserved = {}) {
     if (!text.trim()) return {};
     let value;
     try { value = JSON.parse(text); } catch (e) {
@@ -73,6 +74,11 @@
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       fieldError("extra_parameters", 'Extra parameters must be a JSON object, e.g. {"top_k": 40}');
       throw new Error("extra parameters are not an object");
+    }
+    const set = Object.keys(value).find((k) => k in reserved);
+    if (set) {
+      fieldError("extra_parameters", `${set}: ${reserved[set]}, not an extra parameter`);
+      throw new Error("an extra parameter is set by the page");
     }
     const own = new Set(["model", ...[...root.querySelectorAll("[data-field]")].map((el) => el.dataset.field)]);
     const taken = Object.keys(value).filter((k) => own.has(k));

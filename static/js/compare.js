@@ -168,6 +168,12 @@
     else generalErrors.appendChild(line);
   }
 
+  // What every pane sends alike, from the shared input above the panes.
+  const SHARED_FIELDS = {
+    prompt: "the prompt above the panes is every pane's",
+    messages: "the messages above the panes are every pane's",
+  };
+
   // Empty means unset, and unset fields are not sent.
   function readBody(pane) {
     const body = {};
@@ -197,7 +203,8 @@
     });
     try {
       const extras = window.Capabilities?.parseExtras(
-        $(pane, "[data-pane-extras]").value, pane.el, (name, message) => fieldError(pane, name, message));
+        $(pane, "[data-pane-extras]").value, pane.el, (name, message) => fieldError(pane, name, message),
+        SHARED_FIELDS);
       Object.assign(body, extras);
     } catch (e) { bad = true; }
     if (bad) throw new Error("invalid parameters");

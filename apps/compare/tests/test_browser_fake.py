@@ -224,6 +224,10 @@ def test_each_pane_has_its_own_extra_parameters(signed_in, owner, app_url, fake_
     page.click("#run-all")
     expect(first.locator("[data-error-for=extra_parameters]")).to_contain_text(
         "temperature: set with the form's own control")
+    extras.fill('{"prompt": "mine"}')
+    page.click("#run-all")
+    expect(first.locator("[data-error-for=extra_parameters]")).to_contain_text(
+        "prompt: the prompt above the panes is every pane's")
     assert not upstream.requests
     extras.fill('{"top_k": 40, "min_p": 0.05}')
     expect(first.locator(".param-count")).to_have_text("(1 set)")
