@@ -25,21 +25,37 @@ MAX_CHARS = 200_000
 
 # One client for the process (counts come from several request threads; an
 # httpx.Client is safe to share): making one builds an SSL context, ~20 ms,
-# which was most of a count's time when each count made its own. A forked
-# child (the browser tests' server) makes its own: pooled sockets must not
-# be shared between processes.
+# which was most of a count's time when each count made its own. Idle
+# connections are let go well before llama.cpp's server drops them (after
+# 5 s), so a count never reuses one being closed under it.
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
 _client_lock = threading.Lock()
 _client = None
-_client_for = None  # (pid, root, key) it was made for
+_client_for = None  # (root, key) it was made for
+
+
+def _forget_in_child():
+    # A forked child (the browser tests' server) makes its own client: the
+    # parent's pooled sockets stay the parent's, and a lock held by another
+    # thread at the fork would never be released in the child.
+    global _client_lock, _client, _client_for
+    _client_lock = threading.Lock()
+    _client = _client_for = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _loopback_client(root, api_key):
     global _client, _client_for
     with _client_lock:
-        if _client_for != (os.getpid(), root, api_key):
-            _client = httpx.Client(base_url=root, timeout=TIMEOUT,
+        if _client_for != (root, api_key):
+            # (Not closing the one it replaces: another thread may be
+            # counting with it. The server starts once a process, so this
+            # is the first client, or one after a restart of the model.)
+            _client = httpx.Client(base_url=root, timeout=TIMEOUT, limits=LIMITS,
                                    headers={"Authorization": f"Bearer {api_key}"})
-            _client_for = (os.getpid(), root, api_key)
+            _client_for = (root, api_key)
         return _client
 
 
