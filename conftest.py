@@ -65,6 +65,26 @@ def pytest_collection_modifyitems(items):
             item.fixturenames.append("_runs_closed")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _threads_let_go_of_the_test_database(django_db_setup, django_db_blocker):
+    """On PostgreSQL, the test database is dropped at the end only if nobody
+    is connected: the engine's database threads and asgiref's keep their
+    connections (CONN_MAX_AGE) for as long as the process lives, and the
+    drop failed with a warning ("being accessed by other users"). This
+    fixture's end runs first and ends those connections of this process."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    connection.close()
+
+
 @pytest.fixture
 async def _runs_closed():
     """Every async test: the runs its event loop still drives are stopped and
