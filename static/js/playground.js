@@ -23,7 +23,7 @@
   let socket = null;
   let running = false;
   let started = false; // the server accepted the current run
-  let queued = null;
+  let queued = []; // messages waiting for the socket to open, in order
   // The run this page shows, and the last event of it the page has seen: a
   // reconnect (or a reload, via data-live-run) subscribes from there, so
   // nothing is shown twice or missed.
@@ -39,8 +39,11 @@
     socket = new WebSocket(`${scheme}://${location.host}/ws/run/`);
     socket.addEventListener("open", () => {
       retries = 0;
-      if (queued) { socket.send(JSON.stringify(queued)); queued = null; }
-      else if (running && started && currentRun) {
+      const pending = queued;
+      queued = [];
+      pending.forEach((m) => socket.send(JSON.stringify(m)));
+      if (running && started && currentRun &&
+          !pending.some((m) => m.type === "subscribe" && m.run === currentRun)) {
         // Back after a drop: the run went on on the server; catch up.
         socket.send(JSON.stringify({ type: "subscribe", run: currentRun, after: lastSeq }));
         statusLine.textContent = "Reconnected; streaming…";
@@ -50,12 +53,14 @@
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
       socket = null;
-      // The runs live on the server for a grace period: reconnect and resume.
-      let again = branchesCut() > 0;
-      if (running && !started) {
+      // The runs live on the server for a grace period: reconnect and
+      // resume. What is still queued never left the page: it goes out once
+      // connected (Stop takes a queued run back).
+      let again = branchesCut() > 0 || queued.length > 0;
+      if (running && !started && !queued.some((m) => m.type === "run" && !m.ref)) {
         setRunning(false, "Connection lost before the run started; nothing was sent.");
       } else if (running) {
-        statusLine.textContent = "Connection lost; reconnecting…";
+        statusLine.textContent = started ? "Connection lost; reconnecting…" : "Connecting…";
         again = true;
       }
       if (!again) return;
@@ -69,7 +74,7 @@
 
   function send(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-    else { queued = message; if (!socket) connect(); }
+    else { queued.push(message); if (!socket) connect(); }
   }
 
   // The server refuses a request over its size limit; say so before sending it.
@@ -273,9 +278,10 @@
 
   function stop() {
     if (!running) return;
-    if (queued && queued.type === "run") {
+    const waiting = queued.findIndex((m) => m.type === "run" && !m.ref);
+    if (waiting >= 0) {
       // Still connecting: the run never left the page; just drop it.
-      queued = null;
+      queued.splice(waiting, 1);
       setRunning(false, "Stopped before it started.");
       return;
     }
@@ -546,6 +552,9 @@
       if (b.run) {
         status.textContent = "Connection lost; reconnecting…";
         resuming += 1;
+      } else if (queued.includes(b.message)) {
+        status.textContent = "Connecting…"; // its run goes out once connected
+        resuming += 1;
       } else {
         b.col.classList.remove("is-streaming");
         status.className = "branch-result error";
@@ -663,7 +672,7 @@
     currentRun = form.dataset.liveRun;
     started = true;
     setRunning(true, "Streaming…");
-    queued = { type: "subscribe", run: currentRun, after: 0 };
+    queued.push({ type: "subscribe", run: currentRun, after: 0 });
   }
   connect();
 })();

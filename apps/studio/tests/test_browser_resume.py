@@ -213,3 +213,41 @@ def test_a_branch_that_ended_while_the_page_was_away_is_shown_once(
     expect(branch.locator(".branch-result .status")).to_have_text("Completed", timeout=30_000)
     assert branch.locator(".stream-text").inner_text() == chosen + "".join(WORDS)
     assert branch.locator(".choice-tokens").inner_text() == f"{len(WORDS)} tokens"
+
+
+def test_a_run_started_while_the_page_is_away_still_stops_its_branches(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    # Run pressed while the socket is down: the new run replaces the output,
+    # so the branch still streaming is stopped (cancelled, not left to run
+    # on), and both messages go out, in order, once the page is back.
+    upstream.behave(chunks=["a ", "b ", "c "])
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.fill("[data-prompt]", "count")
+    for field, value in (("max_tokens", "100"), ("logprobs", "2")):
+        control = page.locator(f"[data-field={field}]")
+        control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
+        control.fill(value)
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+
+    upstream.behave(chunks=[f"x{i} " for i in range(100)], interval=0.1)
+    page.locator("#output .choice[data-index='0'] .token[data-prob]").nth(1).click()
+    page.locator(".alt-panel .alt-branch").first.click()
+    expect(page.locator("#output .choice.branch .stream-text")).to_contain_text("x2 ")
+    page.evaluate("window.__refuse = true; window.__sockets.at(-1).close()")
+    upstream.behave(chunks=["new "])
+    page.click("#run-button")
+    page.evaluate("window.__refuse = false")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    expect(output(page)).to_have_text("new")
+    branch = Run.objects.order_by("created")[1]
+    deadline = time.monotonic() + 10
+    while branch.status == Run.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.1)
+        branch.refresh_from_db()
+    assert branch.status == Run.CANCELLED
+    assert "x99" not in branch.output_text
