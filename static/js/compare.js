@@ -39,7 +39,7 @@
   // ---- the websocket --------------------------------------------------------
 
   let socket = null;
-  let queued = null;
+  let queued = []; // messages waiting for the socket to open, in order
   let retries = 0;
 
   function connect() {
@@ -47,7 +47,6 @@
     socket = new WebSocket(`${scheme}://${location.host}/ws/run/`);
     socket.addEventListener("open", () => {
       retries = 0;
-      if (queued) { socket.send(JSON.stringify(queued)); queued = null; return; }
       // Back after a drop: each pane's run went on on the server; catch up.
       if (round) {
         for (const pane of panes) {
@@ -56,15 +55,23 @@
           }
         }
       }
+      // Then what was pressed meanwhile (a Stop all stops what this socket
+      // watches: the panes just subscribed).
+      const pending = queued;
+      queued = [];
+      pending.forEach((m) => socket.send(JSON.stringify(m)));
     });
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
     socket.addEventListener("close", () => {
       socket = null;
       if (!round) return;
-      // A pane whose run had not started yet never will from here.
-      for (const pane of panes) {
-        if (!pane.run && round && round.pending.has(pane.id)) {
-          paneEnded(pane, "Connection lost before the run started; nothing was sent.");
+      // A round still queued never left the page: it goes out once
+      // connected. A pane whose run was sent but not started never will.
+      if (!queued.some((m) => m.type === "run")) {
+        for (const pane of panes) {
+          if (!pane.run && round && round.pending.has(pane.id)) {
+            paneEnded(pane, "Connection lost before the run started; nothing was sent.");
+          }
         }
       }
       if (!round) return;
@@ -77,7 +84,7 @@
 
   function send(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-    else { queued = message; if (!socket) connect(); }
+    else { queued.push(message); if (!socket) connect(); }
   }
 
   // ---- panes ------------------------------------------------------------------
@@ -455,8 +462,9 @@
 
   function stopAll() {
     if (!round) return;
-    if (queued && queued.type === "run") {
-      queued = null; // never left the page
+    const waiting = queued.findIndex((m) => m.type === "run");
+    if (waiting >= 0) {
+      queued.splice(waiting, 1); // never left the page
       for (const pane of panes) paneEnded(pane);
       return;
     }

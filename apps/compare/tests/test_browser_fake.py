@@ -206,6 +206,31 @@ def test_a_round_that_ended_while_the_page_was_away_shows_each_pane_once(
         expect(panes.nth(i).locator(".stream-text")).to_have_text(("tick " * 16).strip())
 
 
+def test_a_pane_stopped_while_the_page_is_away_stops_and_the_rest_go_on(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    from apps.studio.tests.test_browser_resume import KEEP_SOCKETS
+
+    upstream.behave(chunks=["tick "] * 60, interval=0.05)
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    page.goto(f"{app_url}/compare/?mode=completions")
+    panes = page.locator("#panes .pane")
+    use_model(panes, 2, fake_model)
+    page.fill("#prompt", "count")
+    panes.nth(0).locator("details.pane-params").evaluate("el => el.open = true")
+    panes.nth(0).locator("[data-field=max_tokens]").fill("100")
+    page.click("#run-all")
+    expect(panes.nth(0).locator(".stream-text")).to_contain_text("tick tick")
+    page.evaluate("window.__refuse = true; window.__sockets.at(-1).close()")
+    panes.nth(0).locator(".pane-stop").click()
+    page.evaluate("window.__refuse = false")
+    expect(panes.nth(0).locator(".result .status")).to_have_text("Cancelled", timeout=15_000)
+    expect(panes.nth(1).locator(".result .status")).to_have_text("Completed", timeout=15_000)
+    statuses = sorted(Run.objects.values_list("status", flat=True))
+    assert statuses == [Run.CANCELLED, Run.COMPLETED]
+
+
 def test_each_pane_has_its_own_extra_parameters(signed_in, owner, app_url, fake_model, upstream):
     page = signed_in(owner)
     page.goto(f"{app_url}/compare/?mode=completions")
