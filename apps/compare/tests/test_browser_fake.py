@@ -186,18 +186,26 @@ def test_it_follows_a_round_that_streams_through_a_reload(signed_in, owner, app_
     assert all(r.status == Run.COMPLETED for r in comparison.last_runs().values())
 
 
-def test_a_round_that_ended_while_the_page_was_away_shows_each_pane_once(
-    signed_in, owner, app_url, fake_model, upstream
-):
-    from apps.studio.tests.test_browser_resume import KEEP_SOCKETS, drop_until
+def two_panes_with_sockets_kept(page, app_url, model):
+    """Compare (completions) with two panes on `model` and a prompt, the
+    page's sockets kept for the test to drop (test_browser_resume)."""
+    from apps.studio.tests.test_browser_resume import KEEP_SOCKETS
 
-    upstream.behave(chunks=["tick "] * 16, interval=0.05)
-    page = signed_in(owner)
     page.add_init_script(KEEP_SOCKETS)
     page.goto(f"{app_url}/compare/?mode=completions")
     panes = page.locator("#panes .pane")
-    use_model(panes, 2, fake_model)
+    use_model(panes, 2, model)
     page.fill("#prompt", "count")
+    return page, panes
+
+
+def test_a_round_that_ended_while_the_page_was_away_shows_each_pane_once(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    from apps.studio.tests.test_browser_resume import drop_until
+
+    upstream.behave(chunks=["tick "] * 16, interval=0.05)
+    page, panes = two_panes_with_sockets_kept(signed_in(owner), app_url, fake_model)
     page.click("#run-all")
     expect(panes.nth(1).locator(".stream-text")).to_contain_text("tick tick")
     drop_until(page, lambda: Run.objects.filter(status=Run.COMPLETED).count() == 2)
@@ -209,15 +217,8 @@ def test_a_round_that_ended_while_the_page_was_away_shows_each_pane_once(
 def test_a_pane_stopped_while_the_page_is_away_stops_and_the_rest_go_on(
     signed_in, owner, app_url, fake_model, upstream
 ):
-    from apps.studio.tests.test_browser_resume import KEEP_SOCKETS
-
     upstream.behave(chunks=["tick "] * 60, interval=0.05)
-    page = signed_in(owner)
-    page.add_init_script(KEEP_SOCKETS)
-    page.goto(f"{app_url}/compare/?mode=completions")
-    panes = page.locator("#panes .pane")
-    use_model(panes, 2, fake_model)
-    page.fill("#prompt", "count")
+    page, panes = two_panes_with_sockets_kept(signed_in(owner), app_url, fake_model)
     panes.nth(0).locator("details.pane-params").evaluate("el => el.open = true")
     panes.nth(0).locator("[data-field=max_tokens]").fill("100")
     page.click("#run-all")

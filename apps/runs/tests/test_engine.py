@@ -379,6 +379,17 @@ async def until_joined(live):
             await asyncio.sleep(0.01)
 
 
+async def watched_elsewhere(owner, model, elsewhere, deltas, **body):
+    """A run started here (its own page watching) and watched from the other
+    process's hub once it has streamed `deltas` deltas: (live, watcher)."""
+    live = await start(owner, model, Watcher(), **body)
+    await until_joined(live)
+    watcher = Watcher()
+    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
+    await watcher.until(deltas=deltas)
+    return live, watcher
+
+
 @contextlib.contextmanager
 def redis_refusing_writes():
     """Redis refuses every write while inside (full, as `maxmemory` makes it:
@@ -412,11 +423,7 @@ async def test_a_watcher_elsewhere_gets_every_event_though_redis_refused_some(
     # again, in order, none lost; the run's end too.
     chunks = [f"{i}," for i in range(30)]
     upstream.behave(chunks=chunks, interval=0.05)
-    live = await start(owner, fake_model, Watcher(), max_tokens=100)  # the owner's own page
-    await until_joined(live)
-    watcher = Watcher()
-    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
-    await watcher.until(deltas=3)
+    live, watcher = await watched_elsewhere(owner, fake_model, elsewhere, 3, max_tokens=100)
     with redis_refusing_writes():
         await asyncio.sleep(0.4)  # ~8 chunks
     await watcher.until_end(timeout=20)
@@ -435,11 +442,7 @@ async def test_a_watcher_elsewhere_gets_the_end_redis_refused_when_nothing_follo
     # The run ends while Redis refuses writes: no later event would carry its
     # end, so the owner tries again by itself until Redis takes it.
     upstream.behave(chunks=["a", "b", "c", "d"], interval=0.1)
-    live = await start(owner, fake_model, Watcher())
-    await until_joined(live)
-    watcher = Watcher()
-    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
-    await watcher.until(deltas=1)
+    live, watcher = await watched_elsewhere(owner, fake_model, elsewhere, 1)
     with redis_refusing_writes():
         await asyncio.wait_for(asyncio.shield(live.over), 5)  # it ended meanwhile
         assert not watcher.ended.is_set()
@@ -458,11 +461,7 @@ async def test_a_watcher_that_misses_events_asks_again_and_gets_them(
     # from what it has, and its page gets the rest in order, none twice.
     chunks = [f"{i}," for i in range(20)]
     upstream.behave(chunks=chunks, interval=0.05)
-    live = await start(owner, fake_model, Watcher(), max_tokens=100)
-    await until_joined(live)
-    watcher = Watcher()
-    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
-    await watcher.until(deltas=3)
+    live, watcher = await watched_elsewhere(owner, fake_model, elsewhere, 3, max_tokens=100)
     mirror = elsewhere.mirrors[live.uuid]
     take, lost = mirror.take, []
 
@@ -490,11 +489,7 @@ async def test_a_watcher_the_owner_dropped_asks_again_and_gets_the_rest(
     monkeypatch.setattr(hub, "quiet_seconds", lambda: 0.2)
     chunks = [f"{i}," for i in range(30)]
     upstream.behave(chunks=chunks, interval=0.05)
-    live = await start(owner, fake_model, Watcher(), max_tokens=100)
-    await until_joined(live)
-    watcher = Watcher()
-    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
-    await watcher.until(deltas=3)
+    live, watcher = await watched_elsewhere(owner, fake_model, elsewhere, 3, max_tokens=100)
     owner_hub = hub.current()
     owner_hub._forget(live, elsewhere.channel)
     assert (live.uuid, elsewhere.channel) not in owner_hub.links
@@ -523,11 +518,7 @@ async def test_a_watcher_whose_owner_forgot_the_run_gets_it_from_the_database(
     engine_stored_end = engine.stored_end
     monkeypatch.setattr(engine, "stored_end", stored_end)
     upstream.behave(chunks=["a", "b", "c", "d"], interval=0.1)
-    live = await start(owner, fake_model, Watcher())
-    await until_joined(live)
-    watcher = Watcher()
-    assert await elsewhere.watch(live.uuid, owner, watcher.subscriber, 0)
-    await watcher.until(deltas=1)
+    live, watcher = await watched_elsewhere(owner, fake_model, elsewhere, 1)
     hub.current()._forget(live, elsewhere.channel)
     await asyncio.wait_for(asyncio.shield(live.task), 5)  # ended, and stored
     assert engine.live_run(live.uuid) is None

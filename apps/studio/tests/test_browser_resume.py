@@ -126,16 +126,13 @@ def test_a_second_tab_watches_the_same_run(signed_in, owner, app_url, fake_model
     assert Run.objects.count() == 1
 
 
-def test_a_branch_resumes_after_a_drop_and_misses_nothing(
-    signed_in, owner, app_url, fake_model, upstream
-):
-    # A branch is a run of its own: a dropped connection costs it nothing
-    # either; the page resumes it from its last event once it reconnects.
+def page_with_a_run_to_branch_from(page, app_url, model, upstream):
+    """The completions page with a finished run whose tokens have logprobs
+    (the test upstream's "a b c"), its socket kept (KEEP_SOCKETS)."""
     upstream.behave(chunks=["a ", "b ", "c "])
-    page = signed_in(owner)
     page.add_init_script(KEEP_SOCKETS)
     page.goto(f"{app_url}/completions/")
-    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.select_option("select[name=model]", str(model.uuid))
     page.fill("[data-prompt]", "count")
     for field, value in (("max_tokens", "100"), ("logprobs", "2")):
         control = page.locator(f"[data-field={field}]")
@@ -143,13 +140,28 @@ def test_a_branch_resumes_after_a_drop_and_misses_nothing(
         control.fill(value)
     page.click("#run-button")
     expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    return page
 
-    upstream.behave(chunks=WORDS, interval=0.1)
+
+def branch_from_the_second_token(page):
+    """Branch from the first alternative of the run's second token: (the
+    branch's column, the chosen token)."""
     page.locator("#output .choice[data-index='0'] .token[data-prob]").nth(1).click()
     branch_button = page.locator(".alt-panel .alt-branch").first
     chosen = branch_button.get_attribute("data-token")
     branch_button.click()
-    branch = page.locator("#output .choice.branch")
+    return page.locator("#output .choice.branch"), chosen
+
+
+def test_a_branch_resumes_after_a_drop_and_misses_nothing(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    # A branch is a run of its own: a dropped connection costs it nothing
+    # either; the page resumes it from its last event once it reconnects.
+    page = page_with_a_run_to_branch_from(signed_in(owner), app_url, fake_model, upstream)
+
+    upstream.behave(chunks=WORDS, interval=0.1)
+    branch, chosen = branch_from_the_second_token(page)
     expect(branch.locator(".stream-text")).to_contain_text("w3 ")
     page.evaluate("window.__sockets.at(-1).close()")
     expect(branch.locator(".branch-result .status")).to_have_text("Completed", timeout=30_000)
@@ -189,25 +201,10 @@ def test_a_run_that_ended_while_the_page_was_away_is_shown_once(
 def test_a_branch_that_ended_while_the_page_was_away_is_shown_once(
     signed_in, owner, app_url, fake_model, upstream
 ):
-    upstream.behave(chunks=["a ", "b ", "c "])
-    page = signed_in(owner)
-    page.add_init_script(KEEP_SOCKETS)
-    page.goto(f"{app_url}/completions/")
-    page.select_option("select[name=model]", str(fake_model.uuid))
-    page.fill("[data-prompt]", "count")
-    for field, value in (("max_tokens", "100"), ("logprobs", "2")):
-        control = page.locator(f"[data-field={field}]")
-        control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
-        control.fill(value)
-    page.click("#run-button")
-    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    page = page_with_a_run_to_branch_from(signed_in(owner), app_url, fake_model, upstream)
 
     upstream.behave(chunks=WORDS, interval=0.05)
-    page.locator("#output .choice[data-index='0'] .token[data-prob]").nth(1).click()
-    branch_button = page.locator(".alt-panel .alt-branch").first
-    chosen = branch_button.get_attribute("data-token")
-    branch_button.click()
-    branch = page.locator("#output .choice.branch")
+    branch, chosen = branch_from_the_second_token(page)
     expect(branch.locator(".stream-text")).to_contain_text("w3 ")
     drop_until(page, lambda: Run.objects.filter(status=Run.COMPLETED).count() == 2)
     expect(branch.locator(".branch-result .status")).to_have_text("Completed", timeout=30_000)
@@ -221,23 +218,11 @@ def test_a_run_started_while_the_page_is_away_still_stops_its_branches(
     # Run pressed while the socket is down: the new run replaces the output,
     # so the branch still streaming is stopped (cancelled, not left to run
     # on), and both messages go out, in order, once the page is back.
-    upstream.behave(chunks=["a ", "b ", "c "])
-    page = signed_in(owner)
-    page.add_init_script(KEEP_SOCKETS)
-    page.goto(f"{app_url}/completions/")
-    page.select_option("select[name=model]", str(fake_model.uuid))
-    page.fill("[data-prompt]", "count")
-    for field, value in (("max_tokens", "100"), ("logprobs", "2")):
-        control = page.locator(f"[data-field={field}]")
-        control.evaluate("el => el.closest('details') && (el.closest('details').open = true)")
-        control.fill(value)
-    page.click("#run-button")
-    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    page = page_with_a_run_to_branch_from(signed_in(owner), app_url, fake_model, upstream)
 
     upstream.behave(chunks=[f"x{i} " for i in range(100)], interval=0.1)
-    page.locator("#output .choice[data-index='0'] .token[data-prob]").nth(1).click()
-    page.locator(".alt-panel .alt-branch").first.click()
-    expect(page.locator("#output .choice.branch .stream-text")).to_contain_text("x2 ")
+    branch, _ = branch_from_the_second_token(page)
+    expect(branch.locator(".stream-text")).to_contain_text("x2 ")
     page.evaluate("window.__refuse = true; window.__sockets.at(-1).close()")
     upstream.behave(chunks=["new "])
     page.click("#run-button")
