@@ -131,7 +131,7 @@ class Mirror(Broadcast):
         # The owner sends in order, from the first event this mirror has not
         # had: a gap means a message was lost on the way (Redis restarted,
         # say). Ask for everything after what it has, once per gap.
-        if self.pending and self._asked_after != len(self.log):
+        if not self.closed and self.pending and self._asked_after != len(self.log):
             self._asked_after = len(self.log)
             self.hub.spawn(self.hub.tell_owner(self.uuid, self.subscribe_message(len(self.log))))
 
