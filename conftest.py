@@ -65,13 +65,15 @@ def pytest_collection_modifyitems(items):
             item.fixturenames.append("_runs_closed")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _threads_let_go_of_the_test_database(django_db_setup, django_db_blocker):
-    """On PostgreSQL, the test database is dropped at the end only if nobody
-    is connected: the engine's database threads and asgiref's keep their
-    connections (CONN_MAX_AGE) for as long as the process lives, and the
-    drop failed with a warning ("being accessed by other users"). This
-    fixture's end runs first and ends those connections of this process."""
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and then, on PostgreSQL: the test database is dropped
+    at the end only if nobody is connected, and the engine's database
+    threads and asgiref's keep their connections (CONN_MAX_AGE) for as long
+    as the process lives (the drop failed with a warning, "being accessed by
+    other users"). So before the drop, the other client connections of
+    this user to the test database end: by then they are this process's
+    threads' (the daphne subprocesses are stopped first)."""
     yield
     from django.db import connection
 
@@ -80,7 +82,8 @@ def _threads_let_go_of_the_test_database(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' AND usename = current_user"
         )
     connection.close()
 
