@@ -56,6 +56,11 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.watching = {}  # run uuid -> Subscriber
         self.tasks = set()  # subscriptions being set up
         if not self.scope["user"].is_authenticated:
+            # Accepted, then closed with a code of its own: a handshake
+            # refused outright reaches the page as 1006, like a network
+            # error, and the page would retry for ever instead of saying
+            # that the user is signed out.
+            await self.accept()
             await self.close(code=4401)
             return
         await self.accept()

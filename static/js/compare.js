@@ -62,9 +62,17 @@
       pending.forEach((m) => socket.send(JSON.stringify(m)));
     });
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (e) => {
       socket = null;
       if (!round) return;
+      if (e.code === 4401) {
+        // Signed out (another tab, an expired session): retrying cannot help.
+        for (const pane of panes) {
+          if (round && round.pending.has(pane.id)) paneEnded(pane, "Signed out");
+        }
+        statusLine.textContent = "Signed out: sign in again, then reload to follow the round.";
+        return;
+      }
       // A round still queued never left the page: it goes out once
       // connected. A pane whose run was sent but not started never will.
       if (!queued.some((m) => m.type === "run")) {
@@ -465,7 +473,7 @@
     const waiting = queued.findIndex((m) => m.type === "run");
     if (waiting >= 0) {
       queued.splice(waiting, 1); // never left the page
-      for (const pane of panes) paneEnded(pane);
+      for (const pane of panes) paneEnded(pane, "Stopped before it started.");
       return;
     }
     send({ type: "stop" });

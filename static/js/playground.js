@@ -29,6 +29,7 @@
   // nothing is shown twice or missed.
   let currentRun = null;
   let lastSeq = 0;
+  let sawMeta = false; // the current run's first event came
   let retries = 0;
   let lastRequest = null; // the run message of the page's last run (branches continue it)
 
@@ -51,8 +52,19 @@
       branchesResumed();
     });
     socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (e) => {
       socket = null;
+      if (e.code === 4401) {
+        // Signed out (another tab, an expired session): retrying cannot help.
+        const why = "Signed out: sign in again, then reload to follow the run.";
+        if (running) setRunning(false, why);
+        for (const b of streamingBranches()) {
+          b.col.classList.remove("is-streaming");
+          b.col.querySelector(".branch-stop").disabled = true;
+          Object.assign(b.col.querySelector(".branch-result"), { className: "branch-result error", textContent: why });
+        }
+        return;
+      }
       // The runs live on the server for a grace period: reconnect and
       // resume. What is still queued never left the page: it goes out once
       // connected (Stop takes a queued run back).
@@ -261,6 +273,7 @@
     started = false;
     currentRun = null;
     lastSeq = 0;
+    sawMeta = false;
     const message = {
       type: "run",
       mode,
@@ -362,6 +375,7 @@
         started = true;
         currentRun = m.run;
         lastSeq = 0;
+        sawMeta = false;
         window.Heatmap.clear(output);
         window.Candidates.remove(output);
         form.querySelector("[name=conversation]").value = m.conversation;
@@ -372,12 +386,13 @@
         // A run's events open with its Meta. One that comes again means the
         // run is sent whole (it ended while the page was away, and comes
         // from the database): it replaces what the page had of it.
-        if (output.querySelector(".choice[data-index]")) {
+        if (sawMeta) {
           output.querySelectorAll(".choice[data-index]").forEach((col) => col.remove());
           window.Heatmap.clear(output);
           window.Candidates.remove(output);
           generalErrors.querySelectorAll(".notice, .error").forEach((p) => p.remove());
         }
+        sawMeta = true;
         break;
       case "delta":
         if (statusLine.textContent !== "Streaming…") statusLine.textContent = "Streaming…";
@@ -531,7 +546,9 @@
     for (const b of new Set(branches.values())) {
       if (!b.col.classList.contains("is-streaming")) continue;
       b.col.classList.remove("is-streaming");
+      const waiting = queued.indexOf(b.message);
       if (b.run) send({ type: "stop", run: b.run });
+      else if (waiting >= 0) queued.splice(waiting, 1); // never left the page
       else b.stopOnStart = true;
     }
   }
@@ -594,10 +611,15 @@
         break;
       case "meta": {
         // Sent whole again (see handle): what follows the chosen token starts over.
-        const point = b.col.querySelector(".stream-text .branch-point");
-        while (point && point.nextSibling) point.nextSibling.remove();
-        b.col.tokenCount = 0;
-        b.col.tokensExact = undefined;
+        if (b.sawMeta) {
+          const point = b.col.querySelector(".stream-text .branch-point");
+          while (point && point.nextSibling) point.nextSibling.remove();
+          b.col.tokenCount = 0;
+          b.col.tokensExact = undefined;
+          status.className = "branch-result muted";
+          status.textContent = "Streaming…";
+        }
+        b.sawMeta = true;
         break;
       }
       case "delta":

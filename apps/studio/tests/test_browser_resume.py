@@ -236,3 +236,39 @@ def test_a_run_started_while_the_page_is_away_still_stops_its_branches(
         branch.refresh_from_db()
     assert branch.status == Run.CANCELLED
     assert "x99" not in branch.output_text
+
+
+def test_a_branch_asked_for_while_the_page_is_away_and_replaced_is_never_sent(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    # Branch pressed while the socket is down, then Run: the new run replaces
+    # the output, branch and all, so the branch's request (still waiting on
+    # the page) is taken back rather than sent and stopped.
+    page = page_with_a_run_to_branch_from(signed_in(owner), app_url, fake_model, upstream)
+    page.evaluate("window.__refuse = true; window.__sockets.at(-1).close()")
+    branch, _ = branch_from_the_second_token(page)
+    expect(branch.locator(".branch-result")).to_have_text("Connecting…")
+    upstream.behave(chunks=["new "])
+    page.click("#run-button")
+    page.evaluate("window.__refuse = false")
+    expect(page.locator("#result .status")).to_have_text("Completed", timeout=30_000)
+    expect(output(page)).to_have_text("new")
+    assert Run.objects.count() == 2  # the first run and the new one: no branch
+    assert len(upstream.requests) == 2
+
+
+def test_a_page_signed_out_while_a_run_streams_says_so_and_stops_retrying(
+    signed_in, owner, app_url, fake_model, upstream
+):
+    upstream.behave(chunks=WORDS, interval=0.1)
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    start_completion(page, app_url, fake_model, "count", 100)
+    expect(output(page)).to_contain_text("w1 ")
+    page.context.clear_cookies()  # signed out (another tab, an expired session)
+    page.evaluate("window.__sockets.at(-1).close()")
+    expect(page.locator("#run-status")).to_have_text(
+        "Signed out: sign in again, then reload to follow the run.")
+    sockets = page.evaluate("window.__sockets.length")
+    page.wait_for_timeout(1500)  # past the first retries' delays
+    assert page.evaluate("window.__sockets.length") == sockets

@@ -248,9 +248,12 @@ async def test_it_refuses_to_continue_someone_elses_conversation(
 
 
 async def test_it_refuses_anonymous_users(connect, db):
-    _, connected, code = await connect(None)
-    assert not connected
-    assert code == 4401
+    # Accepted and closed at once with 4401, so that the page can tell
+    # "signed out" from a network error (a refused handshake is 1006).
+    communicator, connected, _ = await connect(None)
+    assert connected
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close",
+                                                            "code": 4401}
 
 
 async def test_it_refuses_a_foreign_origin(connect, owner):
