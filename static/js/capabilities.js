@@ -110,5 +110,5 @@
 
   picker?.addEventListener("change", apply);
   apply();
-  window.Capabilities = { adapt, parseExtras, POLICY, apply, extras };
+  Object.assign(window.Capabilities, { apply, extras });
 })();

@@ -29,7 +29,6 @@
   // nothing is shown twice or missed.
   let currentRun = null;
   let lastSeq = 0;
-  let sawMeta = false; // the current run's first event came
   let retries = 0;
   let lastRequest = null; // the run message of the page's last run (branches continue it)
 
@@ -58,11 +57,7 @@
         // Signed out (another tab, an expired session): retrying cannot help.
         const why = "Signed out: sign in again, then reload to follow the run.";
         if (running) setRunning(false, why);
-        for (const b of streamingBranches()) {
-          b.col.classList.remove("is-streaming");
-          b.col.querySelector(".branch-stop").disabled = true;
-          Object.assign(b.col.querySelector(".branch-result"), { className: "branch-result error", textContent: why });
-        }
+        streamingBranches().forEach((b) => branchLost(b, why));
         return;
       }
       // The runs live on the server for a grace period: reconnect and
@@ -273,7 +268,6 @@
     started = false;
     currentRun = null;
     lastSeq = 0;
-    sawMeta = false;
     const message = {
       type: "run",
       mode,
@@ -375,7 +369,6 @@
         started = true;
         currentRun = m.run;
         lastSeq = 0;
-        sawMeta = false;
         window.Heatmap.clear(output);
         window.Candidates.remove(output);
         form.querySelector("[name=conversation]").value = m.conversation;
@@ -383,16 +376,14 @@
         statusLine.textContent = "Waiting for the first token…";
         break;
       case "meta":
-        // A run's events open with its Meta. One that comes again means the
-        // run is sent whole (it ended while the page was away, and comes
-        // from the database): it replaces what the page had of it.
-        if (sawMeta) {
-          output.querySelectorAll(".choice[data-index]").forEach((col) => col.remove());
-          window.Heatmap.clear(output);
-          window.Candidates.remove(output);
-          generalErrors.querySelectorAll(".notice, .error").forEach((p) => p.remove());
-        }
-        sawMeta = true;
+        // A run's events open with its Meta, so what the page shows of the
+        // run starts here: nothing yet, for a run as it streams; what it
+        // had, for a run sent whole again (it ended while the page was
+        // away, and comes from the database), which replaces it.
+        output.querySelectorAll(".choice[data-index]").forEach((col) => col.remove());
+        window.Heatmap.clear(output);
+        window.Candidates.remove(output);
+        generalErrors.querySelectorAll(".notice, .error").forEach((p) => p.remove());
         break;
       case "delta":
         if (statusLine.textContent !== "Streaming…") statusLine.textContent = "Streaming…";
@@ -573,12 +564,17 @@
         status.textContent = "Connecting…"; // its run goes out once connected
         resuming += 1;
       } else {
-        b.col.classList.remove("is-streaming");
-        status.className = "branch-result error";
-        status.textContent = "Connection lost before the branch started; nothing was sent.";
+        branchLost(b, "Connection lost before the branch started; nothing was sent.");
       }
     }
     return resuming;
+  }
+
+  // The page no longer follows this branch: say why.
+  function branchLost(b, why) {
+    b.col.classList.remove("is-streaming");
+    b.col.querySelector(".branch-stop").disabled = true;
+    Object.assign(b.col.querySelector(".branch-result"), { className: "branch-result error", textContent: why });
   }
 
   function branchesResumed() {
@@ -610,16 +606,13 @@
         status.textContent = "Streaming…";
         break;
       case "meta": {
-        // Sent whole again (see handle): what follows the chosen token starts over.
-        if (b.sawMeta) {
-          const point = b.col.querySelector(".stream-text .branch-point");
-          while (point && point.nextSibling) point.nextSibling.remove();
-          b.col.tokenCount = 0;
-          b.col.tokensExact = undefined;
-          status.className = "branch-result muted";
-          status.textContent = "Streaming…";
-        }
-        b.sawMeta = true;
+        // The branch's output starts here (see handle): after the chosen token.
+        const point = b.col.querySelector(".stream-text .branch-point");
+        while (point && point.nextSibling) point.nextSibling.remove();
+        b.col.tokenCount = 0;
+        b.col.tokensExact = undefined;
+        status.className = "branch-result muted";
+        status.textContent = "Streaming…";
         break;
       }
       case "delta":
