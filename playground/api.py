@@ -95,6 +95,14 @@ class ApiHandler(ASGIHandler):
             if error is not None and not isinstance(error, RequestAborted):
                 raise error
 
+    async def send_response(self, response, send):
+        # A streamed answer that sends its own frames (apps/gateway/sse.py's
+        # EventStream) is handed `send`; Django's writer still sends the
+        # response's start and its end.
+        if hasattr(response, "sender"):
+            response.sender = send
+        await super().send_response(response, send)
+
     async def respond(self, request):
         # As Django's chain: a middleware whose process_request answered has
         # its process_response applied; one that raised has not (the error

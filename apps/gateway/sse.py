@@ -20,6 +20,8 @@ normalized events (so every backend streams the same way to the client).
 import json
 from contextlib import aclosing
 
+from django.http import StreamingHttpResponse
+
 from apps.inference import Delta, Error, Finish, Meta, Usage
 from apps.runs.protocol import Ended
 
@@ -105,33 +107,64 @@ class Chunks:
         return chunk
 
 
-async def body(endpoint, include_usage, head, rest):
-    """The response body: the events already read (`head`, up to the first
-    token), then the rest of the run's events. The last frame ([DONE] or the
-    error) is sent only at Ended, that is once the Run is stored: a client
-    that has seen the end of the stream finds its record."""
-    chunks = Chunks(endpoint, include_usage)
-    error = None
+class Frames:
+    """The frames of one streamed answer, event by event. The last frame
+    ([DONE] or the error) is the one for Ended, that is once the Run is
+    stored: a client that has seen the end of the stream finds its record."""
 
-    async def events():
-        for event in head:
-            yield event
-        async with aclosing(rest):
-            async for event in rest:
-                yield event
+    def __init__(self, endpoint, include_usage):
+        self.chunks = Chunks(endpoint, include_usage)
+        self.error = None
 
-    ended = None
-    async for event in events():
+    def frame(self, event) -> bytes | None:
         if isinstance(event, Ended):
-            ended = event
-            break
+            if self.error:
+                return frame(errors.from_upstream(self.error).body())
+            if stopped := errors.stopped(event.status):
+                return frame(stopped.body())  # stopped mid-stream: not complete
+            return DONE
         if isinstance(event, Error):
-            error = event  # the last event before Ended
-        elif data := chunks.frame(event):
-            yield data
-    if error:
-        yield frame(errors.from_upstream(error).body())
-    elif ended and (stopped := errors.stopped(ended.status)):
-        yield frame(stopped.body())  # stopped mid-stream: not complete
-    else:
-        yield DONE
+            self.error = event  # the last event before Ended
+            return None
+        return self.chunks.frame(event)
+
+
+class EventStream(StreamingHttpResponse):
+    """The streamed answer: the events already read (`head`, up to the first
+    token), then the rest of the run's (`watched`, an engine.Watched).
+
+    The /v1 handler (playground/api.py) hands it its ASGI `send` as
+    `sender`: the rest of the frames are then sent by the run's own task as
+    the run publishes them (Watched.forward), not passed through a queue to
+    the response's task. Served by another handler (Django's own), it is an
+    ordinary iterator of frames."""
+
+    def __init__(self, endpoint, include_usage, head, watched):
+        self.frames = Frames(endpoint, include_usage)
+        self.head = head
+        self.watched = watched
+        self.sender = None
+        super().__init__(self._content(), content_type="text/event-stream")
+        self["Cache-Control"] = "no-cache"
+        # Reverse proxies (nginx) must pass each event on at once.
+        self["X-Accel-Buffering"] = "no"
+
+    async def _content(self):
+        if self.sender is None:
+            async with aclosing(self.watched):
+                for event in self.head:
+                    if data := self.frames.frame(event):
+                        yield data
+                async for event in self.watched:
+                    if data := self.frames.frame(event):
+                        yield data
+            return
+        for event in self.head:
+            await self._send(event)
+        await self.watched.forward(self._send)
+        return
+        yield  # (an async generator that yields nothing: the frames are sent)
+
+    async def _send(self, event):
+        if data := self.frames.frame(event):
+            await self.sender({"type": "http.response.body", "body": data, "more_body": True})

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -174,12 +174,7 @@ async def answer(request, key, endpoint):
                 pass
         raise errors.from_upstream(live.assembly.error)
     include_usage = (body.get("stream_options") or {}).get("include_usage")
-    response = StreamingHttpResponse(
-        sse.body(endpoint, include_usage, head, events), content_type="text/event-stream"
-    )
-    response["Cache-Control"] = "no-cache"
-    # Reverse proxies (nginx) must pass each event on at once.
-    response["X-Accel-Buffering"] = "no"
+    response = sse.EventStream(endpoint, include_usage, head, events)
     return _noted(response, live.assembly)  # the notices come before the first token
 
 

@@ -170,7 +170,7 @@ class LiveRun(Broadcast):
         self._maybe_abandoned()
 
     def _maybe_abandoned(self):
-        if self.subscribers or self.watchers or self.task is None or self.task.done():
+        if self.subscribers or self.watchers or not self._stoppable():
             return
         if self.spec.on_detach == END:
             self.stop(Run.INTERRUPTED)
@@ -192,13 +192,20 @@ class LiveRun(Broadcast):
 
     def stop(self, status=Run.CANCELLED):
         """Cancel the run (cancelled: Stop; interrupted: nobody watches)."""
-        if self.task is None or self.task.done():
+        if not self._stoppable():
             return
         self.stop_status = self.stop_status or status
         # A task cancelled before its first step never enters _drive (so
         # nothing would store the run): _drive sees stop_status instead.
         if self.recorded is not None:
             self.task.cancel()
+
+    def _stoppable(self):
+        # Not once its end is being stored: its outcome is decided, and a
+        # watcher that leaves as Ended reaches it (a gateway stream's last
+        # frame is sent from within the final save's task) must not cancel
+        # the task that awaits that save.
+        return self.task is not None and not self.task.done() and self.finished is None
 
     # -- driving ------------------------------------------------------------
 
@@ -825,25 +832,85 @@ async def _ignore(seq, event):
 
 
 async def start_watched(spec):
-    """Start a run and watch it through an async iterator of its events, the
-    last one Ended (once the Run is stored): returns (live, events). Closing
-    the iterator (a client that went away) detaches from the run."""
-    queue = asyncio.Queue()
+    """Start a run and watch it: returns (live, watched), a Watched whose
+    events end with Ended (once the Run is stored)."""
+    watched = Watched()
+    watched.live = await start(spec, watched.subscriber)
+    return watched.live, watched
 
-    async def put(seq, event):
-        queue.put_nowait(event)
 
-    subscriber = Subscriber(put)
-    live = await start(spec, subscriber)
+class Watched:
+    """One watcher of a run started here, from its first event.
 
-    async def events():
+    Read the events with `async for` (the last one is Ended), or read some,
+    then hand the rest to `forward(sink)`: from then on `sink(event)` is
+    awaited by the run's own task as the run publishes each event. A
+    streamed gateway answer does (apps/gateway/sse.py): each chunk goes out
+    with no queue and no wake-up of the response's task in between, one
+    trip through the event loop less per chunk (bench/README.md,
+    session 12). Closing it (aclose(), or a forward() cancelled by a client
+    that went away) detaches from the run."""
+
+    def __init__(self):
+        self.live = None
+        self.subscriber = Subscriber(self._put)
+        self._queue = asyncio.Queue()
+        self._sink = None
+        self._forwarded = None  # resolves once the sink has had Ended
+        self._events = self._read()
+
+    def __aiter__(self):
+        return self._events
+
+    async def aclose(self):
+        await self._events.aclose()
+
+    async def _put(self, seq, event):
+        if self._sink is None:
+            self._queue.put_nowait(event)
+            return
+        try:
+            await self._sink(event)
+        except BaseException as exc:
+            if not self._forwarded.done():
+                self._forwarded.set_exception(exc)
+            raise  # the run drops this subscriber (Broadcast.publish)
+        if isinstance(event, Ended) and not self._forwarded.done():
+            self._forwarded.set_result(None)
+
+    async def _read(self):
         try:
             while True:
-                event = await queue.get()
+                event = await self._queue.get()
                 yield event
                 if isinstance(event, Ended):
                     return
         finally:
-            live.detach(subscriber)
+            self._detach()
 
-    return live, events()
+    def _detach(self):
+        self.live.detach(self.subscriber)
+        # It takes nothing more and holds nothing: its send was a method of
+        # this, and the sink a response's, a cycle that would keep each
+        # call's objects for the collector (test_cycles.py).
+        self.subscriber.send = _ignore
+        self._sink = None
+
+    async def forward(self, sink):
+        """Await `sink(event)` for every event not read yet, in order, up to
+        and including Ended."""
+        try:
+            # Held, no event is delivered: what waits in the queue goes to the
+            # sink first, then the sink takes the queue's place.
+            async with self.subscriber.lock:
+                while not self._queue.empty():
+                    event = self._queue.get_nowait()
+                    await sink(event)
+                    if isinstance(event, Ended):
+                        return
+                self._forwarded = asyncio.get_running_loop().create_future()
+                self._sink = sink
+            await self._forwarded
+        finally:
+            await self._events.aclose()
+            self._detach()

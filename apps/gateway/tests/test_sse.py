@@ -148,7 +148,7 @@ def test_an_error_before_the_first_token_has_its_http_status(app_url, secret, fa
     assert "error" in json.loads(raw)
 
 
-async def test_a_run_that_failed_without_an_error_event_does_not_end_with_done():
+def test_a_run_that_failed_without_an_error_event_does_not_end_with_done():
     # The engine failed so badly it could not publish the error (a bug): the
     # run is stored as failed, and the client must not read a partial
     # answer as a complete one.
@@ -156,13 +156,42 @@ async def test_a_run_that_failed_without_an_error_event_does_not_end_with_done()
     from apps.inference import Delta, Meta
     from apps.runs.protocol import Ended
 
-    async def rest():
-        yield Delta(0, "b")
-        yield Ended("failed")
-
-    head = [Meta(id="cmpl-1", model="m", created=1), Delta(0, "a")]
-    raw = b"".join([frame async for frame in sse.body("completions", False, head, rest())])
+    frames = sse.Frames("completions", False)
+    run = [Meta(id="cmpl-1", model="m", created=1), Delta(0, "a"), Delta(0, "b"), Ended("failed")]
+    raw = b"".join(filter(None, map(frames.frame, run)))
     *data, last = events(raw.decode())
     assert [json.loads(d)["choices"][0]["text"] for d in data] == ["a", "b"]
     assert json.loads(last)["error"]["code"] == "internal_error"
     assert "[DONE]" not in raw.decode()
+
+
+def shape(raw):
+    """The frames, without what differs from call to call (id, created)."""
+    found = []
+    for data in events(raw):
+        frame = data if data == "[DONE]" else json.loads(data)
+        if isinstance(frame, dict):
+            frame.pop("id", None), frame.pop("created", None)
+        found.append(frame)
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fault", [{}, {"drop_after": 1}], ids=["whole", "cut"])
+async def test_django_s_own_handler_streams_the_same_answer(app_url, secret, fake_model,
+                                                            upstream, fault):
+    # /v1 is served by playground/api.py's handler, where the run's own task
+    # sends each frame. Served by Django's handler instead (its test client;
+    # a deployment under a path prefix, which /v1 routing does not match),
+    # the same response is iterated: the same frames must come out.
+    from django.test import AsyncClient
+
+    upstream.behave(text="one two three", **fault)
+    body = {"model": "Echo", "prompt": "x", "stream": True}
+    status, _, served = post(app_url, secret, "/v1/completions", body)
+    response = await AsyncClient().post("/v1/completions", body, content_type="application/json",
+                                        headers={"Authorization": f"Bearer {secret}"})
+    own = b"".join([part async for part in response.streaming_content]).decode()
+    assert response.status_code == status == 200
+    assert shape(own) == shape(served)
+    assert len(shape(served)) == (5 if not fault else 2)  # 3 words, the finish, the end
