@@ -159,9 +159,10 @@ class EventStream(StreamingHttpResponse):
                     if data := self.frames.frame(event):
                         yield data
             return
-        for event in self.head:
-            await self._send(event)
-        await self.watched.forward(self._send)
+        async with aclosing(self.watched):  # detached, however this ends
+            for event in self.head:
+                await self._send(event)
+            await self.watched.forward(self._send)
         return
         yield  # (an async generator that yields nothing: the frames are sent)
 

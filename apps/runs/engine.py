@@ -848,8 +848,9 @@ class Watched:
     streamed gateway answer does (apps/gateway/sse.py): each chunk goes out
     with no queue and no wake-up of the response's task in between, one
     trip through the event loop less per chunk (bench/README.md,
-    session 12). Closing it (aclose(), or a forward() cancelled by a client
-    that went away) detaches from the run."""
+    session 12). The sink runs in the run's task, so it must not wait on
+    its client (daphne's send only buffers). Closing it (aclose(), or a
+    forward() cancelled by a client that went away) detaches from the run."""
 
     def __init__(self):
         self.live = None
@@ -857,6 +858,7 @@ class Watched:
         self._queue = asyncio.Queue()
         self._sink = None
         self._forwarded = None  # resolves once the sink has had Ended
+        self._over = False  # Ended was read
         self._events = self._read()
 
     def __aiter__(self):
@@ -871,7 +873,7 @@ class Watched:
             return
         try:
             await self._sink(event)
-        except BaseException as exc:
+        except Exception as exc:  # not a cancellation of the run's task
             if not self._forwarded.done():
                 self._forwarded.set_exception(exc)
             raise  # the run drops this subscriber (Broadcast.publish)
@@ -882,8 +884,9 @@ class Watched:
         try:
             while True:
                 event = await self._queue.get()
+                self._over = isinstance(event, Ended)
                 yield event
-                if isinstance(event, Ended):
+                if self._over:
                     return
         finally:
             self._detach()
@@ -894,12 +897,14 @@ class Watched:
         # this, and the sink a response's, a cycle that would keep each
         # call's objects for the collector (test_cycles.py).
         self.subscriber.send = _ignore
-        self._sink = None
+        self._sink = self._forwarded = None
 
     async def forward(self, sink):
         """Await `sink(event)` for every event not read yet, in order, up to
-        and including Ended."""
+        and including Ended (none, if Ended was read already)."""
         try:
+            if self._over:
+                return
             # Held, no event is delivered: what waits in the queue goes to the
             # sink first, then the sink takes the queue's place.
             async with self.subscriber.lock:

@@ -195,3 +195,17 @@ async def test_django_s_own_handler_streams_the_same_answer(app_url, secret, fak
     assert response.status_code == status == 200
     assert shape(own) == shape(served)
     assert len(shape(served)) == (5 if not fault else 2)  # 3 words, the finish, the end
+
+
+def test_a_stream_that_ends_with_its_first_event_ends(app_url, secret, fake_model, upstream):
+    # An upstream that sends one empty chunk, no finish_reason and [DONE]:
+    # the run ends before any token, so the answer's first events already
+    # hold its end. The body must end there too, not leave the client
+    # waiting for more after [DONE].
+    empty = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "m",
+             "choices": [{"index": 0, "text": ""}]}
+    upstream.behave(raw=[f"data: {json.dumps(empty)}\n\n", "data: [DONE]\n\n"])
+    status, _, raw = post(app_url, secret, "/v1/completions",
+                          {"model": "Echo", "prompt": "x", "stream": True})
+    assert status == 200
+    assert events(raw)[-1] == "[DONE]"
