@@ -18,7 +18,9 @@
   const original = script.dataset.run;
   const choices = (script.dataset.choices || "0").split(",").filter((c) => c !== "");
   let socket = null;
-  let run = null;
+  let run = null; // the re-run, once the server started it
+  let lastSeq = 0; // its last event shown: a reconnect resumes from there
+  let retries = 0;
 
   function choiceText(index) {
     let el = text.querySelector(`[data-index="${index}"]`);
@@ -41,28 +43,54 @@
     diff.textContent = "The diff appears when the re-run ends.";
     link.hidden = true;
     run = null;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/run/`);
-    socket.addEventListener("open", () => socket.send(JSON.stringify({
-      type: "run", ref: "replay", mode: request.mode, model: request.model,
-      conversation: null, body: request.body,
-    })));
-    socket.addEventListener("message", (e) => handle(JSON.parse(e.data)));
-    const mine = socket;
-    mine.addEventListener("close", () => {
-      if (socket !== mine) return; // closed here, after the end
-      // Dropped before the end: a started run goes on on the server and is
-      // kept in history; say so rather than wait forever.
-      socket = null;
-      result.className = "error";
-      result.textContent = run ? "The connection was lost; the re-run goes on and is kept in history."
-        : "The connection was lost before the re-run started; nothing was sent.";
-      button.disabled = false;
-    });
+    lastSeq = 0;
+    retries = 0;
+    connect();
     section.scrollIntoView({ block: "start" });
   }
 
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const mine = new WebSocket(`${scheme}://${location.host}/ws/run/`);
+    socket = mine;
+    mine.addEventListener("open", () => {
+      retries = 0;
+      if (run) {
+        // Back after a drop: the re-run went on on the server; catch up.
+        mine.send(JSON.stringify({ type: "subscribe", run, after: lastSeq }));
+        result.className = "muted";
+        result.textContent = "Reconnected; streaming…";
+        return;
+      }
+      mine.send(JSON.stringify({
+        type: "run", ref: "replay", mode: request.mode, model: request.model,
+        conversation: null, body: request.body,
+      }));
+    });
+    mine.addEventListener("message", (e) => { if (socket === mine) handle(JSON.parse(e.data)); });
+    mine.addEventListener("close", (e) => {
+      if (socket !== mine) return; // closed here, after the end
+      socket = null;
+      result.className = "error";
+      if (!run) {
+        result.textContent = "The connection was lost before the re-run started; nothing was sent.";
+        button.disabled = false;
+      } else if (e.code === 4401) {
+        // Signed out (another tab, an expired session): retrying cannot help.
+        result.textContent = "Signed out: sign in again, then reload; the re-run goes on and is kept in history.";
+        button.disabled = false;
+      } else {
+        // The re-run goes on on the server: reconnect and resume it.
+        result.textContent = "Connection lost; reconnecting…";
+        const delay = Math.min(250 * 2 ** retries, 5000);
+        retries += 1;
+        setTimeout(() => { if (!socket && run) connect(); }, delay);
+      }
+    });
+  }
+
   function handle(m) {
+    if (m.seq) lastSeq = Math.max(lastSeq, m.seq);
     switch (m.type) {
       case "errors":
         result.className = "error";
@@ -72,6 +100,12 @@
       case "started":
         run = m.run;
         result.textContent = "Streaming…";
+        break;
+      case "meta":
+        // A run's events open with its Meta; after a drop, a re-run that
+        // ended meanwhile is sent whole from history: shown instead of the
+        // part the page had, not after it.
+        text.textContent = "";
         break;
       case "delta":
         if (m.text) choiceText(m.index).append(document.createTextNode(m.text));
@@ -96,6 +130,7 @@
 
   function finishSocket() {
     button.disabled = false;
+    run = null;
     if (socket) { const s = socket; socket = null; s.close(); }
   }
 

@@ -89,3 +89,40 @@ def test_it_says_why_a_rerun_cannot_start(signed_in, owner, app_url, local_model
     expect(page.locator("#replay-result")).to_contain_text("model: choose a model that serves")
     expect(page.locator("#replay-button")).to_be_enabled()
     assert Run.objects.count() == 1
+
+
+@pytest.mark.parametrize("away", ["briefly", "until it ended"])
+def test_a_rerun_resumes_after_the_connection_drops(signed_in, owner, app_url, fake_model,
+                                                    upstream, away):
+    # The re-run goes on on the server while the page's socket is down; back,
+    # the page catches up from its last event (or, if the re-run ended
+    # meanwhile, is sent it whole from history): every word once, in order.
+    from apps.studio.tests.test_browser_resume import (
+        KEEP_SOCKETS,
+        WORDS,
+        drop_until,
+        start_completion,
+    )
+
+    upstream.behave(chunks=["The sky ", "is blue"])
+    page = signed_in(owner)
+    page.add_init_script(KEEP_SOCKETS)
+    start_completion(page, app_url, fake_model, "Weather:", 100)
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    original = Run.objects.get()
+
+    upstream.behave(chunks=WORDS, interval=0.05)
+    page.goto(f"{app_url}/history/runs/{original.uuid}/")
+    page.click("#replay-button")
+    replay = page.locator("#replay")
+    expect(replay.locator("#replay-text")).to_contain_text("w3 ")
+    if away == "briefly":
+        page.evaluate("window.__sockets.at(-1).close()")
+    else:
+        drop_until(page, lambda: Run.objects.filter(status=Run.COMPLETED).count() == 2)
+    expect(replay.locator(".replay-new .status")).to_have_text("Completed", timeout=30_000)
+    rerun = Run.objects.exclude(pk=original.pk).get()
+    assert rerun.output_text == "".join(WORDS)
+    assert replay.locator("#replay-text").inner_text() == rerun.output_text
+    expect(replay.locator("#replay-diff .diff-result")).to_be_visible()
+    assert page.evaluate("window.__sockets.length") >= 2
