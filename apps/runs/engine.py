@@ -643,8 +643,20 @@ async def start(spec, subscriber=None):
         # the caller may hold, to say "started" before the first event).
         live.subscribers.add(subscriber)
     live.task = asyncio.create_task(live._drive(), name=f"run {live.uuid}")
+    live.task.add_done_callback(_drop_cancellation)
     hub.own(live)
     return live
+
+
+def _drop_cancellation(task):
+    # A task that ended cancelled (a Stop, a client that hung up) keeps the
+    # CancelledError it ended with until its result is asked for. Its
+    # traceback holds _drive's frame, so the LiveRun, which holds the task:
+    # a cycle that kept every such run's objects for the collector
+    # (test_cycles.py). Asking for it once drops it.
+    if task.cancelled():
+        with suppress(asyncio.CancelledError):
+            task.exception()
 
 
 # How long close() waits for the runs' ends, and then for their final saves.

@@ -20,9 +20,10 @@ CONNECTIONS_AND_CONTAINERS = {"socket", "TransportSocket", "_SelectorSocketTrans
                               "tuple", "list", "dict", "cell", "function", "deque"}
 
 
-async def call(secret, body):
-    """One call as daphne makes it: the request, then (once answered) the
-    client's disconnect. Returns the answer's status and body."""
+async def call(secret, body, hang_up=False):
+    """One call as daphne makes it: the request, then (once answered, or
+    with `hang_up` once the first text arrived) the client's disconnect.
+    Returns the answer's status and body."""
     payload = json.dumps(body).encode()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
@@ -49,7 +50,7 @@ async def call(secret, body):
             out["status"] = message["status"]
         else:
             out["body"] += message.get("body", b"")
-            if not message.get("more_body"):
+            if not message.get("more_body") or (hang_up and b"w1" in out["body"]):
                 answered.set()
 
     await application(scope, receive, send)
@@ -83,3 +84,41 @@ async def test_a_gateway_call_leaves_no_reference_cycle_behind(secret, fake_mode
     # both ends; a real upstream keeps its connection). Nothing else may be.
     ours = {kind: n for kind, n in kinds.items() if kind not in CONNECTIONS_AND_CONTAINERS}
     assert not ours, f"{found} objects in cycles after 10 calls: {kinds.most_common(12)}"
+
+
+async def test_a_client_that_hangs_up_mid_stream_leaves_no_cycle_behind(secret, fake_model,
+                                                                       upstream):
+    # The stream's frames are sent from the run's task; a client that hangs
+    # up cancels the response, which must let go of the run (kept as
+    # interrupted, with what arrived) and of everything the call made.
+    from asgiref.sync import sync_to_async
+
+    from apps.history.models import Run
+
+    upstream.behave(chunks=[f"w{i} " for i in range(40)], interval=0.02)
+    body = {"model": "Echo", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    for _ in range(2):
+        await call(secret, body, hang_up=True)
+    await asyncio.sleep(0.5)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            answer = await call(secret, body, hang_up=True)
+            assert answer["status"] == 200 and b"w1" in answer["body"]
+            assert b"w39" not in answer["body"]
+        await asyncio.sleep(0.5)  # the runs stopped and stored
+        found = gc.collect()
+        kinds = collections.Counter(type(o).__qualname__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    ours = {kind: n for kind, n in kinds.items() if kind not in CONNECTIONS_AND_CONTAINERS}
+    assert not ours, f"{found} objects in cycles after 5 calls: {kinds.most_common(12)}"
+    runs = await sync_to_async(list)(Run.objects.values_list("status", "output_text"))
+    assert len(runs) == 7
+    for status, text in runs:
+        assert status == Run.INTERRUPTED
+        assert text.startswith("w0 w1") and "w39" not in text
