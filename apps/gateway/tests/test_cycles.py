@@ -57,22 +57,16 @@ async def call(secret, body, hang_up=False):
     return out
 
 
-@pytest.mark.parametrize("stream", [False, True])
-async def test_a_gateway_call_leaves_no_reference_cycle_behind(secret, fake_model, upstream,
-                                                             stream):
-    upstream.behave(chunks=["one ", "two"])
-    body = {"model": "Echo", "messages": [{"role": "user", "content": "x"}], "stream": stream}
-    for _ in range(3):  # first calls fill caches and pools
-        assert (await call(secret, body))["status"] == 200
-    await asyncio.sleep(0.3)  # their Runs stored
+async def assert_no_cycles(calls, count, settle):
+    """`calls()` `count` times, after `settle` s more for the runs to be
+    stored, nothing the calls made may be left in a reference cycle."""
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
-        for _ in range(10):
-            answer = await call(secret, body)
-            assert answer["status"] == 200 and b"two" in answer["body"]
-        await asyncio.sleep(0.3)
+        for _ in range(count):
+            await calls()
+        await asyncio.sleep(settle)
         found = gc.collect()
         kinds = collections.Counter(type(o).__qualname__ for o in gc.garbage)
     finally:
@@ -83,7 +77,23 @@ async def test_a_gateway_call_leaves_no_reference_cycle_behind(secret, fake_mode
     # closed asyncio transport is collected as a cycle (asyncio's own, at
     # both ends; a real upstream keeps its connection). Nothing else may be.
     ours = {kind: n for kind, n in kinds.items() if kind not in CONNECTIONS_AND_CONTAINERS}
-    assert not ours, f"{found} objects in cycles after 10 calls: {kinds.most_common(12)}"
+    assert not ours, f"{found} objects in cycles after {count} calls: {kinds.most_common(12)}"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_gateway_call_leaves_no_reference_cycle_behind(secret, fake_model, upstream,
+                                                             stream):
+    upstream.behave(chunks=["one ", "two"])
+    body = {"model": "Echo", "messages": [{"role": "user", "content": "x"}], "stream": stream}
+    for _ in range(3):  # first calls fill caches and pools
+        assert (await call(secret, body))["status"] == 200
+    await asyncio.sleep(0.3)  # their Runs stored
+
+    async def whole():
+        answer = await call(secret, body)
+        assert answer["status"] == 200 and b"two" in answer["body"]
+
+    await assert_no_cycles(whole, 10, 0.3)
 
 
 async def test_a_client_that_hangs_up_mid_stream_leaves_no_cycle_behind(secret, fake_model,
@@ -100,23 +110,13 @@ async def test_a_client_that_hangs_up_mid_stream_leaves_no_cycle_behind(secret, 
     for _ in range(2):
         await call(secret, body, hang_up=True)
     await asyncio.sleep(0.5)
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        for _ in range(5):
-            answer = await call(secret, body, hang_up=True)
-            assert answer["status"] == 200 and b"w1" in answer["body"]
-            assert b"w39" not in answer["body"]
-        await asyncio.sleep(0.5)  # the runs stopped and stored
-        found = gc.collect()
-        kinds = collections.Counter(type(o).__qualname__ for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
-    ours = {kind: n for kind, n in kinds.items() if kind not in CONNECTIONS_AND_CONTAINERS}
-    assert not ours, f"{found} objects in cycles after 5 calls: {kinds.most_common(12)}"
+
+    async def cut():
+        answer = await call(secret, body, hang_up=True)
+        assert answer["status"] == 200 and b"w1" in answer["body"]
+        assert b"w39" not in answer["body"]
+
+    await assert_no_cycles(cut, 5, 0.5)
     runs = await sync_to_async(list)(Run.objects.values_list("status", "output_text"))
     assert len(runs) == 7
     for status, text in runs:
