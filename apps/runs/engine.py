@@ -856,7 +856,8 @@ class Watched:
 
     Read the events with `async for` (the last one is Ended), or read some,
     then hand the rest to `forward(sink)`: from then on `sink(event)` is
-    awaited by the run's own task as the run publishes each event. A
+    awaited by the run's own task as the run publishes each event (Ended
+    by the task of its final save). A
     streamed gateway answer does (apps/gateway/sse.py): each chunk goes out
     with no queue and no wake-up of the response's task in between, one
     trip through the event loop less per chunk (bench/README.md,
@@ -883,14 +884,15 @@ class Watched:
         if self._sink is None:
             self._queue.put_nowait(event)
             return
+        forwarded = self._forwarded  # (_detach clears it)
         try:
             await self._sink(event)
-        except Exception as exc:  # not a cancellation of the run's task
-            if not self._forwarded.done():
-                self._forwarded.set_exception(exc)
+        except Exception as exc:  # not a cancellation of the publishing task
+            if not forwarded.done():
+                forwarded.set_exception(exc)
             raise  # the run drops this subscriber (Broadcast.publish)
-        if isinstance(event, Ended) and not self._forwarded.done():
-            self._forwarded.set_result(None)
+        if isinstance(event, Ended) and not forwarded.done():
+            forwarded.set_result(None)
 
     async def _read(self):
         try:
@@ -904,6 +906,8 @@ class Watched:
             self._detach()
 
     def _detach(self):
+        if self.subscriber.send is _ignore:
+            return  # detached already (forward() closes the reader, then this)
         self.live.detach(self.subscriber)
         # It takes nothing more and holds nothing: its send was a method of
         # this, and the sink a response's, a cycle that would keep each

@@ -21,6 +21,7 @@
   let run = null; // the re-run, once the server started it
   let lastSeq = 0; // its last event shown: a reconnect resumes from there
   let retries = 0;
+  let sent = false; // the run message went out on an open socket
 
   function choiceText(index) {
     let el = text.querySelector(`[data-index="${index}"]`);
@@ -43,6 +44,7 @@
     diff.textContent = "The diff appears when the re-run ends.";
     link.hidden = true;
     run = null;
+    sent = false;
     lastSeq = 0;
     retries = 0;
     connect();
@@ -66,18 +68,24 @@
         type: "run", ref: "replay", mode: request.mode, model: request.model,
         conversation: null, body: request.body,
       }));
+      sent = true;
     });
     mine.addEventListener("message", (e) => { if (socket === mine) handle(JSON.parse(e.data)); });
     mine.addEventListener("close", (e) => {
       if (socket !== mine) return; // closed here, after the end
       socket = null;
       result.className = "error";
-      if (!run) {
-        result.textContent = "The connection was lost before the re-run started; nothing was sent.";
-        button.disabled = false;
-      } else if (e.code === 4401) {
+      if (e.code === 4401) {
         // Signed out (another tab, an expired session): retrying cannot help.
-        result.textContent = "Signed out: sign in again, then reload; the re-run goes on and is kept in history.";
+        result.textContent = run
+          ? "Signed out: sign in again, then reload; the re-run goes on and is kept in history."
+          : "Signed out: sign in again, then reload to re-run.";
+        button.disabled = false;
+      } else if (!run) {
+        // Its "started" never came: the server may or may not have it.
+        result.textContent = sent
+          ? "The connection was lost as the re-run was starting; if it started, it is kept in history."
+          : "The connection was lost before the re-run started; nothing was sent.";
         button.disabled = false;
       } else {
         // The re-run goes on on the server: reconnect and resume it.
@@ -92,11 +100,16 @@
   function handle(m) {
     if (m.seq) lastSeq = Math.max(lastSeq, m.seq);
     switch (m.type) {
-      case "errors":
+      case "errors": {
+        const why = m.errors.map((e) => (e.field ? `${e.field}: ` : "") + e.message).join("; ");
         result.className = "error";
-        result.textContent = m.errors.map((e) => (e.field ? `${e.field}: ` : "") + e.message).join("; ");
+        // Refused at the start, or (back after a drop) the re-run can no
+        // longer be followed: then there is no end to diff against.
+        result.textContent = run ? `The re-run could not be followed after the connection dropped: ${why}` : why;
+        if (run) diff.textContent = "No diff: the re-run's end was not seen here; it is in history if it was stored.";
         finishSocket();
         break;
+      }
       case "started":
         run = m.run;
         result.textContent = "Streaming…";

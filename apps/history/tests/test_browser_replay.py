@@ -126,3 +126,25 @@ def test_a_rerun_resumes_after_the_connection_drops(signed_in, owner, app_url, f
     assert replay.locator("#replay-text").inner_text() == rerun.output_text
     expect(replay.locator("#replay-diff .diff-result")).to_be_visible()
     assert page.evaluate("window.__sockets.length") >= 2
+
+
+def test_a_rerun_asked_for_once_signed_out_says_so(signed_in, owner, app_url, fake_model,
+                                                   upstream):
+    # Signed out since the page loaded (another tab, an expired session):
+    # the socket is closed as such, and the page says so, not "connection
+    # lost".
+    upstream.behave(chunks=["The sky ", "is blue"])
+    page = signed_in(owner)
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(fake_model.uuid))
+    page.fill("[data-prompt]", "Weather:")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    original = Run.objects.get()
+    page.goto(f"{app_url}/history/runs/{original.uuid}/")
+    page.context.clear_cookies()
+    page.click("#replay-button")
+    expect(page.locator("#replay-result")).to_have_text(
+        "Signed out: sign in again, then reload to re-run.")
+    expect(page.locator("#replay-button")).to_be_enabled()
+    assert Run.objects.count() == 1
