@@ -57,16 +57,21 @@ def test_it_reruns_a_history_run_and_shows_a_word_diff(signed_in, owner, app_url
     expect(page).to_have_url(f"{app_url}/history/runs/{rerun.uuid}/")
 
 
+def scripted_run(page, app_url, model):
+    """A first run on the test upstream, as scripted: its Run."""
+    page.goto(f"{app_url}/completions/")
+    page.select_option("select[name=model]", str(model.uuid))
+    page.fill("[data-prompt]", "Weather:")
+    page.click("#run-button")
+    expect(page.locator("#result .status")).to_have_text("Completed")
+    return Run.objects.get()
+
+
 def test_it_diffs_a_rerun_that_came_out_different(signed_in, owner, app_url, fake_model,
                                                   upstream):
     upstream.behave(chunks=["The sky ", "is blue ", "today"])
     page = signed_in(owner)
-    page.goto(f"{app_url}/completions/")
-    page.select_option("select[name=model]", str(fake_model.uuid))
-    page.fill("[data-prompt]", "Weather:")
-    page.click("#run-button")
-    expect(page.locator("#result .status")).to_have_text("Completed")
-    original = Run.objects.get()
+    original = scripted_run(page, app_url, fake_model)
 
     upstream.behave(chunks=["The sky ", "is grey ", "today"])
     page.goto(f"{app_url}/history/runs/{original.uuid}/")
@@ -135,12 +140,7 @@ def test_a_rerun_asked_for_once_signed_out_says_so(signed_in, owner, app_url, fa
     # lost".
     upstream.behave(chunks=["The sky ", "is blue"])
     page = signed_in(owner)
-    page.goto(f"{app_url}/completions/")
-    page.select_option("select[name=model]", str(fake_model.uuid))
-    page.fill("[data-prompt]", "Weather:")
-    page.click("#run-button")
-    expect(page.locator("#result .status")).to_have_text("Completed")
-    original = Run.objects.get()
+    original = scripted_run(page, app_url, fake_model)
     page.goto(f"{app_url}/history/runs/{original.uuid}/")
     page.context.clear_cookies()
     page.click("#replay-button")
