@@ -150,21 +150,18 @@ class EventStream(StreamingHttpResponse):
         self["X-Accel-Buffering"] = "no"
 
     async def _content(self):
-        if self.sender is None:
-            async with aclosing(self.watched):
-                for event in self.head:
-                    if data := self.frames.frame(event):
-                        yield data
-                async for event in self.watched:
-                    if data := self.frames.frame(event):
-                        yield data
-            return
         async with aclosing(self.watched):  # detached, however this ends
             for event in self.head:
-                await self._send(event)
-            await self.watched.forward(self._send)
-        return
-        yield  # (an async generator that yields nothing: the frames are sent)
+                if data := self.frames.frame(event):
+                    yield data
+            if self.sender is not None:
+                # The head's frames were sent (Django's writer sends each
+                # part before asking for the next); the rest from the run.
+                await self.watched.forward(self._send)
+                return
+            async for event in self.watched:
+                if data := self.frames.frame(event):
+                    yield data
 
     async def _send(self, event):
         if data := self.frames.frame(event):
